@@ -1,0 +1,94 @@
+"""The typed dataset object every stage downstream of `features.load` takes.
+
+Frames are already validated and normalised (see `features.load`), so models never re-check
+or re-read files. Column types after loading:
+
+sales       date (datetime64[ns]), brand, platform, sku_id (str), units, revenue, price,
+            list_price (float64), discount (float64 in [0, 1): 1 - price / list_price, 0 when
+            unknown), on_promo, in_stock (int8 0/1), filled (bool: a zero-sales row the loader
+            added for a date with no row, as the contract says). Sorted by brand, platform,
+            sku_id, date. Every series runs without gaps from its first row to the last date of
+            its brand (days, or weeks for weekly brands).
+products    brand, sku_id, category, subcategory (str, "unknown" when absent), launch_date
+            (datetime64, NaT when unknown), list_price, unit_cost (float64, NaN when unknown).
+            One row for every SKU seen in sales, even when the file lacks it.
+ads         date, brand, platform, channel, spend, impressions, clicks, attributed_revenue
+            (NaN when absent). Empty frame with those columns when there is no ads file.
+events      name, start, end, phase, platform, brand: the user's events table only (the
+            built-in calendar lives in `features.calendar`). Blank platform/brand is "".
+promotions  brand, platform, sku_id, start, end, discount, price, mechanic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from features.errors import NotFoundError
+
+SALES_COLUMNS = [
+    "date", "brand", "platform", "sku_id", "units", "revenue", "price", "list_price",
+    "discount", "on_promo", "in_stock", "filled",
+]
+PRODUCTS_COLUMNS = ["brand", "sku_id", "category", "subcategory", "launch_date", "list_price", "unit_cost"]
+ADS_COLUMNS = [
+    "date", "brand", "platform", "channel", "spend", "impressions", "clicks", "attributed_revenue",
+]
+EVENTS_COLUMNS = ["name", "start", "end", "phase", "platform", "brand"]
+PROMOTIONS_COLUMNS = ["brand", "platform", "sku_id", "start", "end", "discount", "price", "mechanic"]
+SERIES_KEYS = ["brand", "platform", "sku_id"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """All contract tables of one data directory, validated; frequency is per brand ("D" or "W")."""
+
+    sales: pd.DataFrame
+    products: pd.DataFrame
+    ads: pd.DataFrame
+    events: pd.DataFrame
+    promotions: pd.DataFrame
+    frequency: dict[str, str]
+    source: Path | None = None
+    notes: list[str] = field(default_factory=list)  # what the loader filled or derived, in words
+
+    @property
+    def brands(self) -> list[str]:
+        return sorted(self.sales["brand"].unique().tolist())
+
+    def for_brand(self, brand: str) -> Dataset:
+        """Only this brand's rows: the tenant boundary every model and answer is built behind."""
+        if brand not in self.frequency:
+            raise NotFoundError("brand", brand, self.brands)
+
+        def mine(frame: pd.DataFrame) -> pd.DataFrame:
+            if "brand" not in frame.columns or frame.empty:
+                return frame.copy()
+            # events with a blank brand apply to every brand
+            keep = frame["brand"].eq(brand)
+            if frame is self.events:
+                keep |= frame["brand"].eq("")
+            return frame.loc[keep].reset_index(drop=True)
+
+        return replace(
+            self,
+            sales=mine(self.sales),
+            products=mine(self.products),
+            ads=mine(self.ads),
+            events=mine(self.events),
+            promotions=mine(self.promotions),
+            frequency={brand: self.frequency[brand]},
+        )
+
+    def freq(self, brand: str) -> str:
+        return self.frequency[brand]
+
+    @property
+    def end_date(self) -> pd.Timestamp:
+        return self.sales["date"].max()
+
+    @property
+    def start_date(self) -> pd.Timestamp:
+        return self.sales["date"].min()

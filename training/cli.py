@@ -1,0 +1,122 @@
+"""The `daiyun` command line. Each command is a thin edge over functions in features/ and training/.
+
+Commands import their heavy dependencies lazily so `daiyun --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="daiyun: promotion sales forecasts, ad budget recommendations and product selection.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def user_errors(command: Callable) -> Callable:
+    """Bad input ends in one clear sentence and exit code 1, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):  # noqa: ANN202
+        from features.errors import ContractError, RequestError
+
+        try:
+            return command(*args, **kwargs)
+        except (ContractError, RequestError, LookupError, FileNotFoundError) as error:
+            console.print("[bold red]error:[/]", str(error).strip("'\""), highlight=False)
+            raise typer.Exit(code=1) from None
+
+    return wrapper
+
+
+DataDir = Annotated[Path, typer.Option("--data", help="data directory (DATA_CONTRACT.md)")]
+
+
+@app.command()
+@user_errors
+def sample(
+    directory: Annotated[Path, typer.Argument(help="where to write the tables and truth/")],
+    size: Annotated[str, typer.Option(help="small | demo | large")] = "demo",
+    seed: Annotated[int, typer.Option(help="same seed, same bytes")] = 7,
+) -> None:
+    """Write a simulated multi-brand, multi-platform shop history (contract tables + truth/)."""
+    from features.simulate import write_sample
+
+    summary = write_sample(directory, size=size, seed=seed)
+    out.print(summary)
+
+
+@app.command()
+@user_errors
+def validate(directory: Annotated[Path, typer.Argument(help="data directory to check")]) -> None:
+    """Check DIR against the data contract; print a summary."""
+    from features.load import load
+    from features.summary import summarize
+
+    dataset = load(directory)
+    out.print(summarize(dataset))
+
+
+@app.command()
+@user_errors
+def train(
+    family: Annotated[str, typer.Argument(help="forecast | budget | selection | all")],
+    data: DataDir,
+    brand: Annotated[list[str] | None, typer.Option("--brand", help="only these brands")] = None,
+    tune: Annotated[int, typer.Option("--tune", help="Optuna trials (0: defaults)")] = 0,
+    promote: Annotated[bool, typer.Option(help="allow the champion alias to move")] = True,
+) -> None:
+    """Build features, fit, backtest, log to MLflow, register; promote only if it beats the champion."""
+    from features.load import load
+
+    families = ["forecast", "budget", "selection"] if family == "all" else [family]
+    unknown = [f for f in families if f not in ("forecast", "budget", "selection")]
+    if unknown:
+        from features.errors import RequestError
+
+        raise RequestError("family", f"unknown family '{unknown[0]}'", "use forecast, budget, selection or all")
+    dataset = load(data, brands=brand or None)
+    for name in families:
+        trainer = _trainer(name)
+        if name == "budget" and dataset.ads.empty:
+            console.print("[yellow]no ads table: skipping budget models[/]")
+            continue
+        for result in trainer(dataset, brands=brand or dataset.brands, tune=tune, promote=promote):
+            out.print(result)
+
+
+def _trainer(family: str) -> Callable:
+    if family == "forecast":
+        from training.train_forecast import train_family
+    elif family == "budget":
+        from training.train_budget import train_family
+    else:
+        from training.train_selection import train_family
+    return train_family
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+# Family commands register themselves on `app` (one module each, so they evolve independently).
+for _module in ("training.cli_forecast", "training.cli_budget", "training.cli_selection", "training.cli_serve"):
+    try:
+        __import__(_module)
+    except ModuleNotFoundError as _missing:
+        if _missing.name != _module:
+            raise
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
