@@ -21,7 +21,6 @@ class ConstantBundle:
 
 def _train(brand: str, level: float, score: float, key: str = "k1", rescore=None):
     import mlflow
-
     from training.tracking import use_experiment
 
     use_experiment("daiyun-test")

@@ -34,7 +34,9 @@ def user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except (ContractError, RequestError, LookupError, FileNotFoundError) as error:
-            console.print("[bold red]error:[/]", str(error).strip("'\""), highlight=False)
+            # soft_wrap keeps the offending-rows table intact on narrow terminals
+            message = str(error.args[0]) if isinstance(error, LookupError) and error.args else str(error)
+            console.print("[bold red]error:[/]", message, highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
 
     return wrapper
@@ -85,7 +87,9 @@ def train(
     if unknown:
         from features.errors import RequestError
 
-        raise RequestError("family", f"unknown family '{unknown[0]}'", "use forecast, budget, selection or all")
+        raise RequestError(
+            "family", f"unknown family '{unknown[0]}'", "use forecast, budget, selection or all"
+        )
     dataset = load(data, brands=brand or None)
     for name in families:
         trainer = _trainer(name)
@@ -111,7 +115,13 @@ def main() -> None:  # pragma: no cover
 
 
 # Family commands register themselves on `app` (one module each, so they evolve independently).
-for _module in ("training.cli_forecast", "training.cli_budget", "training.cli_selection", "training.cli_serve"):
+_FAMILY_COMMANDS = (
+    "training.cli_forecast",
+    "training.cli_budget",
+    "training.cli_selection",
+    "training.cli_serve",
+)
+for _module in _FAMILY_COMMANDS:
     try:
         __import__(_module)
     except ModuleNotFoundError as _missing:
