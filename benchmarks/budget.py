@@ -1,0 +1,401 @@
+"""Budget benchmark: are the fitted curves right, and do the recommended splits earn what the truth allows?
+
+1. Demo sample (simulated, daily): fit each brand as `daiyun train budget` does, compare every
+   channel's fitted ROI and marginal ROI with `truth/channels` over the future period
+   (2026-10-16 .. 2026-11-14: Double 11 pre-sale and peak), and score allocations on the TRUE
+   curves (same daily pacing, true carry-in from the history): regret = (true optimum - truth's
+   revenue of the allocation) / true optimum, for 0.5x, 1x and 2x the historical budget (the
+   brand's spend in the same period a year earlier). Compared: our recommendation, the current
+   mix (last year's shares scaled to the budget) and an equal split. Target: regret <= 3% and
+   below both baselines.
+2. Robyn `dt_simulated_weekly` and Meridian `national_all_channels` (weekly, ../shared/data):
+   converted to contract tables (one platform, revenue only; their control variables have no
+   place in the contract and are left out), fitted and asked for the next 12 weeks at the last
+   12 weeks' spend: each channel's fitted ROI and the recommended shift.
+3. Speed: optimizer solve time for 6, 50 and 200 channels (targets < 50 ms and < 1 s), the
+   end-to-end `recommend` time, and fit time per brand.
+
+A second demo seed (11) and a fit without the attribution prior show how much of the result is
+one sample's luck and how much the prior contributes.
+
+Run: .venv/bin/python benchmarks/budget.py [--data /tmp/demo] [--seeds 7,11] [--trials 30]
+     [--only demo,robyn,meridian,speed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared" / "data"
+RESULTS = REPO / "benchmarks" / "results" / "budget.md"
+
+from features.load import load  # noqa: E402
+from models.budget.curves import ChannelCurves  # noqa: E402
+from models.budget.optimizer import max_revenue  # noqa: E402
+from training.train_budget import ATTRIBUTION_DISCOUNT, DEFAULT_TRIALS, PRIOR_WEIGHT, fit_brand  # noqa: E402
+
+MULTIPLES = (0.5, 1.0, 2.0)
+
+
+def markdown(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    def cell(value: object) -> str:
+        if isinstance(value, float | np.floating):
+            return format(value, floatfmt) if np.isfinite(value) else "n/a"
+        return str(value)
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+# -- 1. demo sample against the truth -----------------------------------------------------------
+def truth_curves(
+    bundle, truth: pd.DataFrame, dates: pd.DatetimeIndex, history_end: pd.Timestamp
+) -> ChannelCurves:  # noqa: ANN001
+    """The simulator's true curves for this period, laid out by the same daily plan as ours."""
+    _, pacing, _ = bundle.period_curves(dates)
+    rows = truth.set_index("channel").loc[bundle.channels()]
+    decay = rows["decay"].to_numpy()
+    gap = max(0, (dates[0] - history_end).days - 1)
+    return ChannelCurves.from_parameters(
+        bundle.channels(),
+        pacing,
+        decay,
+        rows["half_saturation"].to_numpy(),
+        rows["shape"].to_numpy(),
+        rows["max_daily_revenue"].to_numpy(),
+        stock=rows["adstock_at_history_end"].to_numpy() * decay**gap,
+    )
+
+
+def demo(
+    data_dir: Path, trials: int, prior_weight: float = PRIOR_WEIGHT
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+    meta = json.loads((data_dir / "truth" / "meta.json").read_text())
+    truth = pd.read_parquet(data_dir / "truth" / "channels.parquet")
+    dataset = load(data_dir)
+    start, end = pd.Timestamp(meta["future_start"]), pd.Timestamp(meta["future_end"])
+    history_end = pd.Timestamp(meta["history_end"])
+    dates = pd.date_range(start, end, freq="D")
+    regret_rows, curve_rows, fit_rows, timings = [], [], [], {}
+    for brand in dataset.brands:
+        began = time.perf_counter()
+        bundle, _ = fit_brand(dataset, brand, n_trials=trials, prior_weight=prior_weight)
+        fit_seconds = time.perf_counter() - began
+        ours, _, _ = bundle.period_curves(dates)
+        true = truth_curves(bundle, truth[truth["brand"].eq(brand)], dates, history_end)
+        window, shares = bundle.current_mix(dates)
+        history = bundle.spend_history.loc[window[0] : window[1], bundle.channels()].to_numpy().sum()
+        n = len(bundle.channels())
+        fit_rows.append(
+            {
+                "brand": brand,
+                "channels": n,
+                "fit_seconds": fit_seconds,
+                "oot_wape": bundle.metrics.get("oot_wape", np.nan),
+                "share_ads_fitted": 1 - bundle.metrics.get("share_baseline", np.nan),
+            }
+        )
+        # curves: ROI and marginal ROI at last year's mix of the historical budget
+        current = shares * history
+        roi_true, roi_fit = true.revenue(current) / current, ours.revenue(current) / current
+        m_true, m_fit = true.marginal_roi(current), ours.marginal_roi(current)
+        for i, channel in enumerate(bundle.channels()):
+            curve_rows.append(
+                {
+                    "brand": brand,
+                    "channel": channel,
+                    "period_spend": current[i],
+                    "roi_true": roi_true[i],
+                    "roi_fitted": roi_fit[i],
+                    "mroi_true": m_true[i],
+                    "mroi_fitted": m_fit[i],
+                }
+            )
+        for multiple in MULTIPLES:
+            budget = history * multiple
+            optimum = max_revenue(true, budget, np.zeros(n), np.full(n, np.inf))
+            began = time.perf_counter()
+            answer = bundle.recommend(start, end, budget)
+            timings.setdefault("recommend_seconds", []).append(time.perf_counter() - began)
+            recommended = np.array([row["spend"] for row in answer["channels"]])
+            candidates = {
+                "recommended": recommended,
+                "current_mix": shares * budget,
+                "equal_split": np.full(n, budget / n),
+            }
+            row = {
+                "brand": brand,
+                "budget_x": multiple,
+                "budget": budget,
+                "true_optimum_revenue": optimum.total_revenue,
+            }
+            for name, spend in candidates.items():
+                row[f"regret_{name}"] = (
+                    optimum.total_revenue - true.revenue(spend).sum()
+                ) / optimum.total_revenue
+            row["predicted_uplift"] = answer["uplift"]["ratio"]
+            row["true_uplift"] = true.revenue(recommended).sum() / true.revenue(shares * budget).sum() - 1
+            regret_rows.append(row)
+    return pd.DataFrame(regret_rows), pd.DataFrame(curve_rows), pd.DataFrame(fit_rows), timings
+
+
+def demo_section(data_dir: Path, regret, curves, fits, timings) -> str:  # noqa: ANN001
+    from scipy.stats import spearmanr
+
+    summary = regret[["regret_recommended", "regret_current_mix", "regret_equal_split"]].agg(["mean", "max"])
+    rho = curves.groupby("brand").apply(lambda g: spearmanr(g["mroi_true"], g["mroi_fitted"])[0])
+    log_ratio = np.abs(np.log(np.maximum(curves["roi_fitted"], 1e-3) / curves["roi_true"]))
+    mean, worst = regret["regret_recommended"].mean(), regret["regret_recommended"].max()
+    beats = (
+        regret["regret_recommended"] < regret[["regret_current_mix", "regret_equal_split"]].min(axis=1)
+    ).sum()
+    overstated = (regret["predicted_uplift"] - regret["true_uplift"]).median()
+    status = "met" if mean <= 0.03 else "MISSED"
+    verdict = (
+        f"**Verdict**: mean regret {mean:.1%} (target <= 3%: {status}), worst case {worst:.1%}; "
+        f"the recommendation beats both the current mix and the equal split in {beats} of "
+        f"{len(regret)} cases. The predicted uplift over the current mix overstates the true "
+        f"uplift by {overstated:.0%} points (median): the plan is optimised for the fitted curves, "
+        "so it is graded on their errors too.\n\n"
+    )
+    return (
+        f"## 1. Demo sample ({data_dir}) against truth/channels\n\n" + verdict + "Regret on the TRUE curves "
+        "(0 = the true optimum; lower is better; target <= 0.03 and below both baselines):\n\n"
+        + markdown(regret)
+        + "\n\nMean / max regret over brands and budgets:\n\n"
+        + markdown(summary.reset_index().rename(columns={"index": "stat"}))
+        + "\n\n"
+        "Fitted vs true curves over the period, at last year's mix of the historical budget "
+        "(ROI = incremental revenue / spend; mROI = marginal ROI):\n\n" + markdown(curves) + "\n\n"
+        "Spearman rank correlation of marginal ROI (fitted vs true) per brand: "
+        + ", ".join(f"{b} {r:.2f}" for b, r in rho.items())
+        + f". ROI within a factor 2 of the truth: {np.mean(log_ratio < np.log(2)):.0%} of channels; "
+        f"median |log(fitted/true)| {np.median(log_ratio):.2f}.\n\nFit per brand:\n\n"
+        + markdown(fits)
+        + f"\n\nEnd-to-end `recommend` (30 days, {len(curves) // max(len(fits), 1)} channels, "
+        f"60 bootstrap curves): median {1000 * np.median(timings['recommend_seconds']):.0f} ms.\n"
+    )
+
+
+# -- 2. real tools' demo data --------------------------------------------------------------------
+def weekly_case(
+    name: str, dates: pd.Series, revenue: pd.Series, spends: pd.DataFrame, trials: int
+) -> pd.DataFrame:
+    """Contract tables in a temp dir -> load -> fit -> next 12 weeks at the last 12 weeks' spend."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sales = pd.DataFrame(
+            {
+                "date": pd.to_datetime(dates).dt.strftime("%Y-%m-%d"),
+                "brand": name,
+                "platform": "all",
+                "sku_id": "total",
+                "revenue": revenue.to_numpy(),
+            }
+        )
+        ads = []
+        for channel in spends.columns:
+            ads.append(
+                pd.DataFrame(
+                    {
+                        "date": sales["date"],
+                        "brand": name,
+                        "platform": "all",
+                        "channel": channel,
+                        "spend": spends[channel].to_numpy(),
+                    }
+                )
+            )
+        sales.to_csv(Path(tmp) / "sales.csv", index=False)
+        pd.concat(ads).to_csv(Path(tmp) / "ads.csv", index=False)
+        dataset = load(tmp)
+        began = time.perf_counter()
+        bundle, _ = fit_brand(dataset, name, n_trials=trials)
+        fit_seconds = time.perf_counter() - began
+    weeks = 12
+    budget = float(bundle.spend_history.iloc[-weeks:].to_numpy().sum())
+    start = bundle.history_end + pd.Timedelta(days=7)
+    answer = bundle.recommend(start, start + pd.Timedelta(days=7 * weeks - 1), budget)
+    fitted = bundle.model.fitted_
+    rows = []
+    for row in answer["channels"]:
+        channel = row["channel"]
+        history_roi = fitted[channel].sum() / max(bundle.spend_history[channel].sum(), 1e-9)
+        current = next(c for c in answer["current_mix"]["channels"] if c["channel"] == channel)
+        rows.append(
+            {
+                "dataset": name,
+                "channel": channel,
+                "fitted_roi_history": history_roi,
+                "mroi_at_current": current["marginal_roi"],
+                "current_share": current["share"],
+                "recommended_share": row["share"],
+                "shift": row["share"] - current["share"],
+            }
+        )
+    out = pd.DataFrame(rows)
+    out.attrs.update(
+        fit_seconds=fit_seconds,
+        oot_wape=bundle.metrics.get("oot_wape"),
+        uplift=answer["uplift"]["ratio"],
+        share_baseline=bundle.metrics.get("share_baseline"),
+    )
+    return out
+
+
+def robyn(trials: int) -> pd.DataFrame | None:
+    path = SHARED / "robyn_dt_simulated_weekly" / "dt_simulated_weekly.csv"
+    if not path.exists():
+        return None
+    table = pd.read_csv(path)
+    spends = table[["tv_S", "ooh_S", "print_S", "facebook_S", "search_S"]]
+    return weekly_case("robyn", table["DATE"], table["revenue"], spends, trials)
+
+
+def meridian(trials: int) -> pd.DataFrame | None:
+    path = SHARED / "meridian_national" / "national_all_channels.csv"
+    if not path.exists():
+        return None
+    table = pd.read_csv(path)
+    revenue = table["conversions"] * table["revenue_per_conversion"]
+    spends = table[[f"Channel{i}_spend" for i in range(5)]]
+    return weekly_case("meridian", table["time"], revenue, spends, trials)
+
+
+# -- 3. speed -------------------------------------------------------------------------------------
+def solve_speed(repeats: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in (6, 50, 200):
+        days = 30
+        pacing = np.full((n, days), 1.0 / days)
+        decay = rng.uniform(0.1, 0.7, n)
+        half = rng.uniform(500, 5000, n) * days
+        shape = rng.uniform(0.8, 2.2, n)
+        beta = rng.uniform(1e3, 1e4, n)
+        curves = ChannelCurves.from_parameters(
+            [f"c{i}" for i in range(n)], pacing, decay, half, shape, beta, stock=half * rng.uniform(0, 0.5, n)
+        )
+        budget = float(half.sum() * 0.8)
+        times = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            allocation = max_revenue(curves, budget, np.zeros(n), np.full(n, np.inf))
+            times.append(time.perf_counter() - began)
+        rows.append(
+            {
+                "channels": n,
+                "median_ms": 1000 * float(np.median(times)),
+                "max_ms": 1000 * max(times),
+                "target_ms": 50 if n == 6 else (1000 if n == 200 else np.nan),
+                "equalized": allocation.equalized,
+                "budget_used": allocation.total_spend / budget,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default=os.environ.get("DAIYUN_BENCH_DATA", "/tmp/demo"))
+    parser.add_argument("--trials", type=int, default=DEFAULT_TRIALS)
+    parser.add_argument("--only", default="demo,robyn,meridian,speed")
+    parser.add_argument("--seeds", default="7,11", help="demo samples: the first is --data, others in /tmp")
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+    sections = [
+        f"# Budget benchmark\n\nRun {time.strftime('%Y-%m-%d %H:%M')} on {platform.node()} "
+        f"({os.cpu_count()} cores shared with other jobs, load average {os.getloadavg()[0]:.1f} at "
+        f"the start: times are pessimistic), Python {platform.python_version()}, "
+        f"{args.trials} Optuna trials per platform and channel. "
+        "Command: `.venv/bin/python benchmarks/budget.py`.\n"
+    ]
+    if "demo" in parts:
+        seeds = [int(x) for x in args.seeds.split(",") if x]
+        robustness = []
+        for seed in seeds:
+            data_dir = Path(args.data) if seed == seeds[0] else Path(f"/tmp/daiyun-budget-demo-seed{seed}")
+            if not (data_dir / "sales.parquet").exists():
+                from features.simulate import write_sample
+
+                write_sample(data_dir, size="demo", seed=seed)
+            for weight in (PRIOR_WEIGHT, 0.0):
+                regret, curves, fits, timings = demo(data_dir, args.trials, prior_weight=weight)
+                robustness.append(
+                    {
+                        "sample": f"demo seed {seed}",
+                        "attribution_prior": "on" if weight else "off",
+                        "mean_regret_recommended": regret["regret_recommended"].mean(),
+                        "max_regret_recommended": regret["regret_recommended"].max(),
+                        "mean_regret_current_mix": regret["regret_current_mix"].mean(),
+                        "mean_regret_equal_split": regret["regret_equal_split"].mean(),
+                        "fit_seconds_per_brand": fits["fit_seconds"].mean(),
+                    }
+                )
+                if seed == seeds[0] and weight == PRIOR_WEIGHT:
+                    sections.append(demo_section(data_dir, regret, curves, fits, timings))
+                    print(sections[-1])
+        met = sum(r["mean_regret_recommended"] <= 0.03 for r in robustness if r["attribution_prior"] == "on")
+        sections.append(
+            "Every sample and configuration (regret over 3 brands x 3 budgets; the prior is the "
+            f"platforms' attributed ROI x {ATTRIBUTION_DISCOUNT}, weight {PRIOR_WEIGHT} of the data's "
+            "information; 'off' fits from sales and spend alone):\n\n"
+            + markdown(pd.DataFrame(robustness))
+            + f"\n\nTarget (mean regret <= 3%) met on {met} of {len(seeds)} samples with the default "
+            "configuration. Fit time is dominated by the hyperparameter search (Optuna trials x channels "
+            "per platform, each a few Gauss-Newton solves, then a Powell refinement) and the bootstrap "
+            "refits.\n"
+        )
+        print(sections[-1])
+    real = []
+    if "robyn" in parts:
+        real.append(robyn(args.trials))
+    if "meridian" in parts:
+        real.append(meridian(args.trials))
+    real = [r for r in real if r is not None]
+    if real:
+        lines = ["## 2. Robyn and Meridian demo data (weekly, one platform, revenue only)\n"]
+        for table in real:
+            a = table.attrs
+            lines.append(
+                f"**{table['dataset'].iloc[0]}**: fit {a['fit_seconds']:.1f} s, out-of-time WAPE "
+                f"{a['oot_wape']:.3f}, baseline share {a['share_baseline']:.2f}, predicted uplift of the "
+                f"recommended 12-week split over the current mix {a['uplift']:.1%}.\n"
+            )
+            lines.append(markdown(table) + "\n")
+        lines.append(
+            "Neither project publishes true ROIs for these files (both are simulated for demos), so "
+            "these are our fits only; Robyn's own demo also uses competitor_sales_B, events and "
+            "newsletter as context variables, which the data contract has no column for.\n"
+        )
+        sections.append("\n".join(lines))
+        print(sections[-1])
+    elif parts & {"robyn", "meridian"}:
+        sections.append("## 2. Robyn and Meridian\n\nSkipped: ../shared/data is absent.\n")
+    if "speed" in parts:
+        speed = solve_speed()
+        sections.append(
+            "## 3. Optimizer speed (synthetic S-shaped and concave curves, 30-day plan)\n\n"
+            + markdown(speed, ".1f")
+            + "\n"
+        )
+        print(sections[-1])
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(sections), encoding="utf-8")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

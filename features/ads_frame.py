@@ -1,0 +1,148 @@
+"""The budget family's model input: daily spend per ad channel beside the platform's revenue.
+
+One row per (platform, date) of a brand: the platform's total paid revenue, the spend of every
+ad channel of the brand (a channel only moves its own platform's revenue; other platforms'
+channels are 0 there), how much of the catalogue was sellable and on promotion, and the calendar
+flags. The baseline of the response model reads the calendar and promotion columns so that the
+lift of an event is not credited to the ads bought for it.
+
+Carry-over is a pure transform and lives here too: `geometric_adstock`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.signal import lfilter
+
+from features.dataset import Dataset
+from features.errors import NotFoundError
+
+PROMO_COLUMNS = ["sellable_weight", "promo_share", "mean_discount"]
+
+
+def geometric_adstock(spend: np.ndarray, decay: float | np.ndarray) -> np.ndarray:
+    """x_t = spend_t + decay * x_{t-1}, along axis 0; `decay` is a scalar or one per column."""
+    spend = np.asarray(spend, dtype=float)
+    if spend.ndim == 1:
+        return lfilter([1.0], [1.0, -float(decay)], spend)
+    decays = np.broadcast_to(np.asarray(decay, dtype=float), spend.shape[1:])
+    out = np.empty_like(spend)
+    for j, d in enumerate(decays):
+        out[:, j] = lfilter([1.0], [1.0, -float(d)], spend[:, j])
+    return out
+
+
+def channel_platforms(ads: pd.DataFrame) -> dict[str, str]:
+    """channel -> platform it belongs to (the contract makes a channel unique within a brand)."""
+    if ads.empty:
+        return {}
+    pairs = ads[["channel", "platform"]].drop_duplicates("channel")
+    return dict(zip(pairs["channel"].astype(str), pairs["platform"].astype(str), strict=True))
+
+
+def attributed_roi(ads: pd.DataFrame) -> dict[str, float]:
+    """Each channel's ROI as the platform reports it (attributed revenue / spend), when reported.
+
+    Platforms over-credit themselves (last click, their own window, organic buyers who clicked an
+    ad): a ceiling more than an estimate, used by the response model as a weak prior only.
+    """
+    if ads.empty or ads["attributed_revenue"].isna().all():
+        return {}
+    known = ads.loc[ads["attributed_revenue"].notna()]
+    sums = known.groupby("channel", observed=True)[["attributed_revenue", "spend"]].sum()
+    sums = sums.loc[sums["spend"] > 0]
+    return {str(c): float(r) for c, r in (sums["attributed_revenue"] / sums["spend"]).items()}
+
+
+def daily_spend(ads: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
+    """Wide spend table: one row per date (no gaps, missing days are 0), one column per channel."""
+    if ads.empty:
+        return pd.DataFrame()
+    wide = ads.pivot_table(index="date", columns="channel", values="spend", aggfunc="sum")
+    step = "7D" if freq == "W" else "D"
+    dates = pd.date_range(wide.index.min(), wide.index.max(), freq=step)
+    wide = wide.reindex(dates).fillna(0.0)
+    wide.index.name = "date"
+    wide.columns = [str(c) for c in wide.columns]
+    return wide
+
+
+def promotion_levels(sales: pd.DataFrame) -> pd.DataFrame:
+    """Per platform and date, weighted by each SKU's typical revenue (its median on days without a
+    promotion), so a bestseller counts for more than a long-tail SKU:
+
+    sellable_weight  share of the platform's typical revenue that is listed and in stock that day
+                     (launches, run-outs and stock-outs move the baseline, not the ads)
+    promo_share      share of the sellable typical revenue on promotion
+    mean_discount    sellable-revenue-weighted mean discount
+    """
+    columns = ["platform", "date", *PROMO_COLUMNS]
+    if sales.empty:
+        return pd.DataFrame(columns=columns)
+    regular = sales.loc[sales["on_promo"].astype(int) == 0]
+    typical = regular.groupby(["platform", "sku_id"], observed=True)["revenue"].median().rename("weight")
+    frame = sales[["platform", "sku_id", "date", "on_promo", "discount", "in_stock"]].join(
+        typical, on=["platform", "sku_id"]
+    )
+    weight = frame["weight"].fillna(0.0).to_numpy() + 1e-9
+    sellable = weight * frame["in_stock"].astype(float).to_numpy()
+    frame = frame.assign(
+        sellable=sellable,
+        promo=sellable * frame["on_promo"].astype(float).to_numpy(),
+        discounted=sellable * frame["discount"].astype(float).to_numpy(),
+    )
+    sums = frame.groupby(["platform", "date"], observed=True)[["sellable", "promo", "discounted"]].sum()
+    capacity = typical.groupby(level="platform", observed=True).sum() + 1e-9
+    sums["sellable_weight"] = sums["sellable"] / capacity.reindex(sums.index.get_level_values(0)).to_numpy()
+    sums["promo_share"] = sums["promo"] / sums["sellable"].clip(lower=1e-9)
+    sums["mean_discount"] = sums["discounted"] / sums["sellable"].clip(lower=1e-9)
+    return sums[PROMO_COLUMNS].astype(float).reset_index()
+
+
+def ads_frame(dataset: Dataset, brand: str, calendar: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows (platform, date) over the brand's ads dates; columns platform, date, revenue, promo
+    levels, calendar flags and one spend column per channel (named after the channel).
+
+    `calendar` (as `features.calendar.calendar_frame`) is built for the brand when not given.
+    Platforms with ad channels only: a platform without ads has nothing to attribute.
+    """
+    data = dataset.for_brand(brand)
+    if data.ads.empty:
+        raise NotFoundError("ads", brand, ["a brand with an ads table"])
+    freq = data.freq(brand)
+    spend = daily_spend(data.ads, freq)
+    owners = channel_platforms(data.ads)
+    start, end = spend.index.min(), min(spend.index.max(), data.sales["date"].max())
+    spend = spend.loc[start:end]
+    revenue = data.sales.groupby(["platform", "date"], observed=True)["revenue"].sum().rename("revenue")
+    promos = promotion_levels(data.sales).set_index(["platform", "date"])
+    frames = []
+    for platform in sorted(set(owners.values())):
+        part = pd.DataFrame(index=spend.index)
+        part["platform"] = platform
+        if platform in revenue.index.get_level_values(0):
+            part["revenue"] = revenue.loc[platform].reindex(spend.index).fillna(0.0)
+            part = part.join(promos.loc[platform].reindex(spend.index).fillna(0.0))
+        else:  # a channel on a platform the sales table does not cover: nothing to fit against
+            continue
+        if calendar is None:
+            from features.calendar import calendar_frame
+
+            platform_calendar = calendar_frame(
+                start, end, events=data.events, brand=brand, platform=platform, freq=freq
+            ).set_index("date")
+        else:
+            platform_calendar = calendar.set_index("date")
+        flags = platform_calendar.reindex(spend.index)
+        numeric = flags.select_dtypes("number").fillna(0.0)
+        part = part.join(numeric)
+        for channel in spend.columns:
+            part[channel] = spend[channel].to_numpy() if owners[channel] == platform else 0.0
+        frames.append(part.reset_index())
+    if not frames:
+        raise NotFoundError("ads platform", ", ".join(sorted(set(owners.values()))), ["platforms in sales"])
+    frame = pd.concat(frames, ignore_index=True)
+    frame.attrs["channels"] = owners
+    frame.attrs["freq"] = freq
+    return frame

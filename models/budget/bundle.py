@@ -1,0 +1,539 @@
+"""The budget family's servable object: a brand's response curves, its spend history and calendar.
+
+`BudgetBundle.recommend(start, end, total_budget, ...)` answers an ad buyer's question without
+the data directory: the split of the budget across channels that maximises expected revenue (or
+the largest spend that keeps a target ROI), with intervals from the bootstrap curves, the same for
+the brand's current mix, the daily plan by event phase, and curve points for plotting.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.errors import NotFoundError, RequestError
+from models.budget.curves import ChannelCurves, geometric_adstock
+from models.budget.optimizer import Allocation, max_revenue
+from models.budget.optimizer import target_roi as solve_target_roi
+from models.budget.plan import daily_weights, pacing_index, phase_labels
+from models.budget.response import ResponseModel
+
+OBJECTIVES = ("max_revenue", "target_roi")
+CONSTRAINT_KEYS = {"channel", "min", "max", "fixed"}
+CURVE_POINTS = 21
+
+
+@dataclass
+class BudgetBundle:
+    brand: str
+    model: ResponseModel
+    spend_history: pd.DataFrame  # dates x channels, the brand's daily spend
+    events: pd.DataFrame  # the brand's own events table (the built-in calendar is added at answer time)
+    freq: str = "D"
+    metrics: dict[str, float] = field(default_factory=dict)
+    model_version: str = ""
+    model_name: str = ""
+
+    def __post_init__(self) -> None:
+        curves = self.model.curves_
+        self.curves = curves.set_index("channel")
+        self.platforms = dict(zip(curves["channel"], curves["platform"], strict=True))
+        labels = phase_labels(
+            self._calendar(self.spend_history.index.min(), self.spend_history.index.max()), self.freq
+        )
+        self.pacing = pacing_index(self.spend_history[list(self.curves.index)], labels)
+
+    # -- what the bundle knows -----------------------------------------------------------------
+    def channels(self) -> list[str]:
+        return list(self.curves.index)
+
+    @property
+    def history_end(self) -> pd.Timestamp:
+        return pd.Timestamp(self.spend_history.index.max())
+
+    def _calendar(self, start: pd.Timestamp, end: pd.Timestamp, platform: str | None = None) -> pd.DataFrame:
+        from features.calendar import calendar_frame
+
+        return calendar_frame(
+            start, end, events=self.events, brand=self.brand, platform=platform, freq=self.freq
+        )
+
+    def _period(self, start: Any, end: Any) -> pd.DatetimeIndex:
+        try:
+            first, last = pd.Timestamp(start), pd.Timestamp(end)
+        except (TypeError, ValueError) as error:
+            raise RequestError("start/end", f"not a date ({error})", "use YYYY-MM-DD") from None
+        if pd.isna(first) or pd.isna(last):
+            raise RequestError("start/end", "missing date", "give both start and end as YYYY-MM-DD")
+        if last < first:
+            raise RequestError("end", f"end {last.date()} is before start {first.date()}", "swap them")
+        if (last - first).days > 366:
+            raise RequestError("end", "period longer than a year", "ask for one promotion period at a time")
+        if self.freq == "W":
+            anchor = self.history_end
+            offset = (first - anchor).days % 7
+            first = first + pd.Timedelta(days=(7 - offset) % 7)
+            dates = pd.date_range(first, last, freq="7D")
+            if dates.empty:
+                raise RequestError(
+                    "end",
+                    "the period holds no week start of this weekly brand",
+                    "ask for at least one full week",
+                )
+            return dates
+        return pd.date_range(first, last, freq="D")
+
+    # -- building the period's curves --------------------------------------------------------
+    def _stock(self, decay: np.ndarray, before: pd.Timestamp) -> np.ndarray:
+        """Each channel's adstock on the day before the period (history spend, decayed over any gap)."""
+        decay = np.asarray(decay, dtype=float)
+        history = self.spend_history.loc[:before, self.channels()].iloc[-150:]  # 0.9^150: nothing left
+        if history.empty:
+            return np.zeros_like(decay)
+        step = 7 if self.freq == "W" else 1
+        gap = max(0, (before - pd.Timestamp(history.index.max())).days // step)
+        flat = decay.reshape(-1, decay.shape[-1])
+        values = history.to_numpy(dtype=float)
+        stocks = np.stack([geometric_adstock(values, d)[-1] for d in flat]) * np.power(flat, gap)
+        return stocks.reshape(decay.shape)
+
+    def period_curves(self, dates: pd.DatetimeIndex) -> tuple[ChannelCurves, np.ndarray, np.ndarray]:
+        """Curves of every channel for this period's plan; also the plan (channels x days) and labels."""
+        channels = self.channels()
+        labels = phase_labels(self._calendar(dates[0], dates[-1]), self.freq)
+        pacing = daily_weights(self.pacing, channels, labels)
+        c = self.curves
+        before = dates[0] - pd.Timedelta(days=7 if self.freq == "W" else 1)
+        draws = dict(self.model.draws_)
+        draws["stock"] = self._stock(draws["decay"], before)
+        curves = ChannelCurves.from_parameters(
+            channels,
+            pacing,
+            c["decay"].to_numpy(),
+            c["half_saturation"].to_numpy(),
+            c["shape"].to_numpy(),
+            c["beta"].to_numpy(),
+            stock=self._stock(c["decay"].to_numpy(), before),
+            draws=draws,
+        )
+        return curves, pacing, labels
+
+    # -- constraints -------------------------------------------------------------------------
+    def _bounds(
+        self, channels: list[dict] | None, budget: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        names = self.channels()
+        lower, upper, fixed = np.zeros(len(names)), np.full(len(names), np.inf), np.zeros(len(names), bool)
+        seen: set[str] = set()
+        for i, constraint in enumerate(channels or []):
+            if not isinstance(constraint, dict):
+                raise RequestError(
+                    f"channels[{i}]",
+                    "each constraint is an object",
+                    'use {"channel": "tmall_ztc", "min": 1000}',
+                )
+            unknown = set(constraint) - CONSTRAINT_KEYS
+            if unknown:
+                raise RequestError(
+                    f"channels[{i}].{sorted(unknown)[0]}",
+                    "unknown constraint key",
+                    "use channel, min, max or fixed",
+                )
+            name = str(constraint.get("channel", ""))
+            if name not in names:
+                raise NotFoundError("channel", name, names)
+            if name in seen:
+                raise RequestError(
+                    f"channels[{name}]", "channel constrained twice", "merge the two constraints"
+                )
+            seen.add(name)
+            values = {}
+            for key in ("min", "max", "fixed"):
+                raw = constraint.get(key)
+                if raw is None:
+                    continue
+                try:
+                    value = float(raw)
+                except (TypeError, ValueError):
+                    raise RequestError(
+                        f"channels[{name}].{key}", f"not a number: {raw!r}", "give a spend"
+                    ) from None
+                if not math.isfinite(value) or value < 0:
+                    raise RequestError(
+                        f"channels[{name}].{key}",
+                        f"{key} spend must be a number >= 0, got {raw}",
+                        "give a non-negative spend",
+                    )
+                values[key] = value
+            j = names.index(name)
+            lo, hi = values.get("min", 0.0), values.get("max", np.inf)
+            if lo > hi:
+                raise RequestError(
+                    f"channels[{name}].min",
+                    f"min {lo:,.2f} is above max {hi:,.2f}",
+                    "lower the min or raise the max",
+                )
+            if "fixed" in values:
+                fx = values["fixed"]
+                if fx < lo or fx > hi:
+                    raise RequestError(
+                        f"channels[{name}].fixed",
+                        f"fixed {fx:,.2f} is outside [min {lo:,.2f}, max {hi:,.2f}]",
+                        "drop min/max or move the fixed spend inside them",
+                    )
+                lo = hi = fx
+                fixed[j] = True
+            lower[j], upper[j] = lo, hi
+        committed = lower.sum()
+        if committed > budget * (1 + 1e-12):
+            held = ", ".join(f"{n} {v:,.2f}" for n, v in zip(names, lower, strict=True) if v > 0)
+            raise RequestError(
+                "channels",
+                f"the minimum and fixed spends add up to {committed:,.2f}, above "
+                f"total_budget {budget:,.2f} ({held})",
+                "raise total_budget or lower them",
+            )
+        return lower, upper, fixed
+
+    # -- the answer --------------------------------------------------------------------------
+    def recommend(
+        self,
+        start: Any,
+        end: Any,
+        total_budget: float,
+        objective: str = "max_revenue",
+        target_roi: float | None = None,
+        channels: list[dict] | None = None,
+    ) -> dict:
+        """The budget split for [start, end] (see INTERFACES.md /recommend_budget)."""
+        try:
+            budget = float(total_budget)
+        except (TypeError, ValueError):
+            raise RequestError(
+                "total_budget", f"not a number: {total_budget!r}", "give the budget in yuan"
+            ) from None
+        if not math.isfinite(budget) or budget <= 0:
+            raise RequestError(
+                "total_budget", f"must be a number > 0, got {total_budget}", "give the budget in yuan"
+            )
+        if target_roi is not None and objective == "max_revenue":
+            objective = "target_roi"  # asking for a target ROI is choosing that objective
+        if objective not in OBJECTIVES:
+            raise RequestError(
+                "objective", f"unknown objective '{objective}'", "use max_revenue or target_roi"
+            )
+        if objective == "target_roi":
+            if target_roi is None:
+                raise RequestError(
+                    "target_roi", "objective target_roi needs a target_roi", "e.g. target_roi=2.5"
+                )
+            target_roi = float(target_roi)
+            if not math.isfinite(target_roi) or target_roi <= 0:
+                raise RequestError("target_roi", f"must be a number > 0, got {target_roi}", "e.g. 2.5")
+        dates = self._period(start, end)
+        lower, upper, fixed = self._bounds(channels, budget)
+        curves, pacing, labels = self.period_curves(dates)
+        met = None
+        if objective == "target_roi":
+            allocation, met = solve_target_roi(curves, budget, lower, upper, target_roi, fixed)
+        else:
+            allocation = max_revenue(curves, budget, lower, upper, fixed)
+        current_period, shares = self.current_mix(dates)
+        current_spend = shares * allocation.total_spend
+        current_revenue = curves.revenue(current_spend)
+        return self._answer(
+            dates,
+            budget,
+            objective,
+            target_roi,
+            met,
+            curves,
+            allocation,
+            pacing,
+            labels,
+            current_period,
+            current_spend,
+            current_revenue,
+        )
+
+    def current_mix(self, dates: pd.DatetimeIndex) -> tuple[tuple[pd.Timestamp, pd.Timestamp], np.ndarray]:
+        """The last comparable period and each channel's share of its spend.
+
+        Comparable: the same dates a year earlier (52 weeks, same weekdays) when the history covers
+        them, else the most recent period of the same length. No spend at all: equal shares.
+        """
+        history = self.spend_history[self.channels()]
+        length = len(dates)
+        year_ago = dates - pd.Timedelta(days=364)
+        if year_ago[0] >= history.index.min() and year_ago[-1] <= history.index.max():
+            window = history.loc[year_ago[0] : year_ago[-1]]
+        else:
+            window = history.iloc[-length:]
+        totals = window.sum().to_numpy(dtype=float)
+        shares = totals / totals.sum() if totals.sum() > 0 else np.full(len(totals), 1.0 / len(totals))
+        return (pd.Timestamp(window.index.min()), pd.Timestamp(window.index.max())), shares
+
+    def _answer(
+        self,
+        dates,
+        budget,
+        objective,
+        target,
+        met,
+        curves,
+        allocation,
+        pacing,
+        labels,  # noqa: ANN001
+        current_period,
+        current_spend,
+        current_revenue,
+    ) -> dict:
+        spend = allocation.spend
+        draws = curves.revenue_draws(spend)
+        current_draws = curves.revenue_draws(current_spend)
+        current_slope = curves.marginal_roi(current_spend)
+
+        def interval(values: np.ndarray | None, point: Any) -> tuple[Any, Any]:
+            """Bootstrap spread around the point estimate (the draws' own centre sits lower: the
+            plan was optimised for the point curves, so any other curve rates it a little worse)."""
+            if values is None:
+                return None, None
+            centre = np.median(values, axis=0)
+            low = np.maximum(point + np.quantile(values, 0.1, axis=0) - centre, 0.0)
+            return low, point + np.quantile(values, 0.9, axis=0) - centre
+
+        low, high = interval(draws, allocation.revenue)
+        rows = []
+        for i, name in enumerate(curves.channels):
+            rows.append(
+                {
+                    "channel": name,
+                    "platform": self.platforms[name],
+                    "spend": _money(spend[i]),
+                    "share": _ratio(spend[i] / max(allocation.total_spend, 1e-12)),
+                    "expected_revenue": _money(allocation.revenue[i]),
+                    "p10": _money(low[i]) if low is not None else None,
+                    "p90": _money(high[i]) if high is not None else None,
+                    "roi": _ratio(allocation.revenue[i] / spend[i]) if spend[i] > 0 else None,
+                    "marginal_roi": _ratio(allocation.marginal_roi[i]),
+                    "bound": allocation.status[i],
+                    "current_spend": _money(current_spend[i]),
+                    "current_expected_revenue": _money(current_revenue[i]),
+                }
+            )
+        total_revenue, current_total = allocation.total_revenue, float(current_revenue.sum())
+        total_low, total_high = interval(draws.sum(axis=1) if draws is not None else None, total_revenue)
+        cur_low, cur_high = interval(
+            current_draws.sum(axis=1) if current_draws is not None else None, current_total
+        )
+        gain = None if draws is None else draws.sum(axis=1) - current_draws.sum(axis=1)
+        gain_low, gain_high = (
+            (None, None)
+            if gain is None
+            else (
+                total_revenue - current_total + np.quantile(gain, 0.1) - np.median(gain),
+                total_revenue - current_total + np.quantile(gain, 0.9) - np.median(gain),
+            )
+        )
+        notes = self._notes(allocation, objective, target, met)
+        return {
+            "brand": self.brand,
+            "start": str(dates[0].date()),
+            "end": str(dates[-1].date()),
+            "objective": objective,
+            "target_roi": target,
+            "target_met": met,
+            "total_budget": _money(budget),
+            "channels": rows,
+            "totals": {
+                "spend": _money(allocation.total_spend),
+                "unspent": _money(budget - allocation.total_spend),
+                "expected_revenue": _money(total_revenue),
+                "p10": _money(total_low),
+                "p90": _money(total_high),
+                "roi": _ratio(total_revenue / allocation.total_spend) if allocation.total_spend > 0 else None,
+                "marginal_roi": _ratio(allocation.shadow_price)
+                if math.isfinite(allocation.shadow_price)
+                else None,
+            },
+            "marginal_roi_equalized": allocation.equalized,
+            "current_mix": {
+                "period_start": str(current_period[0].date()),
+                "period_end": str(current_period[1].date()),
+                "channels": [
+                    {
+                        "channel": name,
+                        "share": _ratio(current_spend[i] / max(current_spend.sum(), 1e-12)),
+                        "spend": _money(current_spend[i]),
+                        "expected_revenue": _money(current_revenue[i]),
+                        "roi": _ratio(current_revenue[i] / current_spend[i])
+                        if current_spend[i] > 0
+                        else None,
+                        "marginal_roi": _ratio(current_slope[i]),
+                    }
+                    for i, name in enumerate(curves.channels)
+                ],
+                "totals": {
+                    "spend": _money(current_spend.sum()),
+                    "expected_revenue": _money(current_total),
+                    "p10": _money(cur_low),
+                    "p90": _money(cur_high),
+                    "roi": _ratio(current_total / current_spend.sum()) if current_spend.sum() > 0 else None,
+                },
+            },
+            "uplift": {
+                "expected_revenue": _money(total_revenue - current_total),
+                "p10": _money(gain_low),
+                "p90": _money(gain_high),
+                "ratio": _ratio(total_revenue / current_total - 1.0) if current_total > 0 else None,
+            },
+            "daily_plan": self._daily_plan(dates, labels, pacing, spend),
+            "curves": self._curve_points(curves, spend, current_spend),
+            "notes": notes,
+            "model_versions": {
+                "budget": self.model_version or "unregistered",
+                "model": self.model_name or f"daiyun-budget-{self.brand}",
+            },
+        }
+
+    @staticmethod
+    def _notes(allocation: Allocation, objective: str, target: float | None, met: bool | None) -> list[str]:
+        notes = []
+        free = allocation.status.count("free")
+        if allocation.equalized:
+            notes.append(
+                f"marginal ROI is equalised at {allocation.shadow_price:.3f} across the {free} channels "
+                "not held by a bound"
+            )
+        elif free == 1:
+            notes.append("only one channel is free of its bounds: marginal ROIs cannot be equalised")
+        elif free == 0:
+            notes.append(
+                "every channel is held by a bound (min, max or fixed): marginal ROIs are not equalised"
+            )
+        for status, words in (
+            ("min", "at its minimum (marginal ROI below the others')"),
+            ("max", "at its maximum (marginal ROI above the others')"),
+        ):
+            held = allocation.status.count(status)
+            if held:
+                notes.append(f"{held} channel(s) {words}")
+        if allocation.unspent > 1e-6 * max(allocation.total_spend, 1.0) and objective == "max_revenue":
+            notes.append(
+                f"{allocation.unspent:,.2f} of the budget is unspent: the channel maximums cap spend"
+            )
+        if objective == "target_roi":
+            if met:
+                notes.append(f"largest spend keeping expected ROI >= {target}")
+            else:
+                notes.append(f"no spend reaches expected ROI {target}: the smallest allowed spend is shown")
+        notes.append(
+            "expected revenue is incremental (what the ads add over the baseline), carry-over included; "
+            "the daily plan follows the brand's historical pacing by event phase"
+        )
+        return notes
+
+    def _daily_plan(
+        self, dates: pd.DatetimeIndex, labels: np.ndarray, pacing: np.ndarray, spend: np.ndarray
+    ) -> list[dict]:
+        plan = pacing * spend[:, None]
+        rows = []
+        for t, date in enumerate(dates):
+            for i, name in enumerate(self.channels()):
+                rows.append(
+                    {
+                        "date": str(date.date()),
+                        "phase": str(labels[t]),
+                        "channel": name,
+                        "spend": _money(plan[i, t]),
+                    }
+                )
+        return rows
+
+    def _curve_points(self, curves: ChannelCurves, spend: np.ndarray, current: np.ndarray) -> dict:
+        top = np.maximum(np.maximum(spend, current) * 2.0, 1.0)
+        grid = top[:, None] * np.linspace(0.0, 1.0, CURVE_POINTS)[None, :]
+        revenue = curves.revenue(grid)
+        slope = curves.marginal_roi(grid)
+        return {
+            name: [
+                {
+                    "spend": _money(grid[i, g]),
+                    "expected_revenue": _money(revenue[i, g]),
+                    "marginal_roi": _ratio(slope[i, g]),
+                }
+                for g in range(CURVE_POINTS)
+            ]
+            for i, name in enumerate(curves.channels)
+        }
+
+    def with_history(self, dataset: Any) -> BudgetBundle:
+        """The same curves with the brand's newer spend (current mix, pacing, carry-in stock)."""
+        from dataclasses import replace
+
+        from features.ads_frame import daily_spend
+
+        ads = dataset.for_brand(self.brand).ads
+        if ads.empty:
+            return self
+        newer = daily_spend(ads, self.freq).reindex(columns=self.channels(), fill_value=0.0)
+        if newer.index.max() <= self.history_end:
+            return self
+        merged = pd.concat([self.spend_history, newer.loc[newer.index > self.history_end]])
+        return replace(self, spend_history=merged)
+
+    # -- pyfunc entry ------------------------------------------------------------------------
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """One request per row (start, end, total_budget[, objective, target_roi]); per-channel rows back."""
+        out = []
+        for i, request in enumerate(frame.to_dict("records")):
+            target = request.get("target_roi")
+            target = None if target is None or (isinstance(target, float) and math.isnan(target)) else target
+            answer = self.recommend(
+                request["start"],
+                request["end"],
+                request["total_budget"],
+                objective=request.get("objective") or "max_revenue",
+                target_roi=target,
+                channels=request.get("channels") or None,
+            )
+            for row in answer["channels"]:
+                out.append({"request": i, **{k: v for k, v in row.items()}})
+        return pd.DataFrame(out)
+
+    # -- scoring (champion gate) -------------------------------------------------------------
+    def holdout_error(self, frame: pd.DataFrame, holdout_start: pd.Timestamp) -> float:
+        return self.model.holdout_error(frame, holdout_start)
+
+
+def _money(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return round(value, 2) if math.isfinite(value) else None
+
+
+def _ratio(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return round(value, 4) if math.isfinite(value) else None
+
+
+def build_bundle(
+    brand: str, model: ResponseModel, spend_history: pd.DataFrame, events: pd.DataFrame, freq: str
+) -> BudgetBundle:
+    """The bundle for a fitted model (spend history restricted to the modelled channels)."""
+    channels = list(model.curves_["channel"])
+    return BudgetBundle(
+        brand=brand,
+        model=model,
+        spend_history=spend_history[channels].copy(),
+        events=events.copy(),
+        freq=freq,
+        metrics=dict(model.metrics_),
+    )

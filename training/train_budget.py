@@ -1,0 +1,213 @@
+"""`daiyun train budget`: per brand, fit the channel response curves, log them, register, gate.
+
+For each brand: the ads frame (`features.ads_frame`) -> `ResponseModel` (Optuna search with an
+out-of-time holdout, one nested run per platform's study) -> bundle -> MLflow run in experiment
+`daiyun-budget` with params, metrics (out-of-time WAPE, decomposition shares, each channel's ROI
+and marginal ROI at its recent spend), plots, the bundle -> `daiyun-budget-<brand>`, which becomes
+the champion only if its out-of-time WAPE beats the champion's on the same holdout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pandas as pd
+
+from features.ads_frame import ads_frame, attributed_roi, channel_platforms, daily_spend
+from features.dataset import Dataset
+from features.errors import RequestError
+from models.budget.bundle import BudgetBundle, build_bundle
+from models.budget.response import ResponseModel
+from training.tracking import use_experiment
+
+EXPERIMENT = "daiyun-budget"
+DEFAULT_TRIALS = 30
+METRIC = "oot_wape"
+PLAN_DAYS = 30  # the training run's illustrative plan: the next 30 days at the last 30 days' spend
+ATTRIBUTION_DISCOUNT = 0.5  # last-click platform attribution over-credits ads about twofold
+PRIOR_WEIGHT = 0.1
+
+
+def fit_brand(
+    dataset: Dataset,
+    brand: str,
+    n_trials: int = DEFAULT_TRIALS,
+    n_bootstrap: int = 60,
+    on_trial: Callable | None = None,
+    attribution_discount: float | None = ATTRIBUTION_DISCOUNT,
+    prior_weight: float = PRIOR_WEIGHT,
+) -> tuple[BudgetBundle, pd.DataFrame]:
+    """Fit one brand's curves; returns the bundle and the ads frame it was fitted on.
+
+    With `attribution_discount`, the platforms' own attributed ROI times that discount is a weak
+    prior on each channel's ROI (worth `prior_weight` of the data's information about it): it
+    only decides a channel's level where the data cannot, e.g. a channel always run near saturation.
+    """
+    data = dataset.for_brand(brand)
+    frame = ads_frame(dataset, brand)
+    freq = data.freq(brand)
+    prior = None
+    if attribution_discount:
+        prior = {c: r * attribution_discount for c, r in attributed_roi(data.ads).items()} or None
+    model = ResponseModel(
+        n_trials=n_trials,
+        n_bootstrap=n_bootstrap,
+        refine_evals=5 * n_trials,
+        block_days=14 if freq == "D" else 28,
+        prior_roi=prior,
+        prior_weight=prior_weight,
+    )
+    model.fit(frame, channel_platforms(data.ads), freq, on_trial=on_trial)
+    bundle = build_bundle(brand, model, daily_spend(data.ads, freq), data.events, freq)
+    return bundle, frame
+
+
+def illustrative_plan(bundle: BudgetBundle) -> dict:
+    """The next PLAN_DAYS after the history at the spend of the last PLAN_DAYS: current vs recommended."""
+    step = 7 if bundle.freq == "W" else 1
+    periods = max(1, PLAN_DAYS // step)
+    budget = float(bundle.spend_history.iloc[-periods:].to_numpy().sum()) or 1.0
+    start = bundle.history_end + pd.Timedelta(days=step)
+    end = start + pd.Timedelta(days=step * periods - 1)
+    return bundle.recommend(start, end, budget)
+
+
+def train_family(
+    dataset: Dataset, brands: list[str] | None = None, tune: int = 0, promote: bool = True
+) -> Iterator[str]:
+    """One printable line per brand: its out-of-time error and the champion decision."""
+    use_experiment(EXPERIMENT)
+    n_trials = tune if tune and tune > 0 else DEFAULT_TRIALS
+    for brand in brands or dataset.brands:
+        if dataset.for_brand(brand).ads.empty:
+            yield f"{brand}: no ads rows, no budget model"
+            continue
+        try:
+            yield train_brand(dataset, brand, n_trials, promote)
+        except RequestError as error:  # e.g. ads only on platforms the sales table lacks
+            yield f"{brand}: no budget model ({error})"
+
+
+def train_brand(dataset: Dataset, brand: str, n_trials: int, promote: bool) -> str:
+    """Fit, log, register and gate one brand's budget model (one MLflow run)."""
+    import matplotlib.pyplot as plt
+    from rich.progress import Progress
+
+    import mlflow
+    from training.budget_plots import fit_figure, response_curves_figure
+    from training.registry import data_fingerprint, log_bundle, register_and_gate
+
+    trials: list[tuple] = []
+    with mlflow.start_run(run_name=f"budget-{brand}") as run, Progress(transient=True) as progress:
+        n_channels = dataset.for_brand(brand).ads["channel"].nunique()  # trials per platform x channels
+        task = progress.add_task(f"budget curves {brand}", total=n_trials * n_channels)
+
+        def on_trial(platform: str, number: int, params: dict, value: float) -> None:
+            trials.append((platform, number, params, value))
+            progress.advance(task)
+
+        bundle, frame = fit_brand(dataset, brand, n_trials=n_trials, on_trial=on_trial)
+        model = bundle.model
+        holdout_start = model.holdout_start_
+        mlflow.set_tags({"daiyun.family": "budget", "daiyun.brand": brand})
+        mlflow.log_params(
+            {
+                "brand": brand,
+                "freq": bundle.freq,
+                "n_trials": n_trials,
+                "n_bootstrap": model.n_bootstrap,
+                "holdout_share": model.holdout_share,
+                "holdout_start": str(holdout_start.date()),
+                "search_on": model.search_on,
+                "prior_weight": model.prior_weight if model.prior_roi else 0.0,
+                "attribution_discount": ATTRIBUTION_DISCOUNT if model.prior_roi else "none",
+                "history_start": str(frame["date"].min().date()),
+                "history_end": str(frame["date"].max().date()),
+                "channels": ",".join(bundle.channels()),
+            }
+        )
+        for row in model.curves_.itertuples(index=False):
+            mlflow.log_params(
+                {
+                    f"{row.channel}.decay": round(row.decay, 4),
+                    f"{row.channel}.shape": round(row.shape, 4),
+                    f"{row.channel}.half_saturation": round(row.half_saturation, 2),
+                    f"{row.channel}.beta": round(row.beta, 2),
+                }
+            )
+        _log_trials(run.info.run_id, trials)
+
+        plan = illustrative_plan(bundle)
+        metrics = dict(model.metrics_)
+        current = {c["channel"]: c for c in plan["current_mix"]["channels"]}
+        for row in plan["channels"]:
+            channel = row["channel"]
+            metrics[f"roi_{channel}"] = current[channel]["roi"] or 0.0
+            metrics[f"marginal_roi_{channel}"] = current[channel]["marginal_roi"] or 0.0
+        metrics["plan_uplift_ratio"] = plan["uplift"]["ratio"] or 0.0
+        score = bundle.holdout_error(frame, holdout_start)
+        metrics[METRIC] = score
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if pd.notna(v)})
+        mlflow.log_figure(response_curves_figure(plan), "plots/response_curves.png")
+        title = f"{brand}: revenue, fit and baseline"
+        mlflow.log_figure(fit_figure(model.fitted_, holdout_start, title), "plots/fit.png")
+        mlflow.log_dict(plan, "plan_next_period.json")
+        plt.close("all")
+        bundle.metrics = metrics
+        model_uri = log_bundle(bundle)
+        fingerprint = data_fingerprint(frame[["platform", "date", "revenue", *bundle.channels()]])
+        decision = register_and_gate(
+            "budget",
+            brand,
+            model_uri,
+            run.info.run_id,
+            score=score,
+            metric=METRIC,
+            backtest_key=f"{fingerprint}:holdout={holdout_start.date()}",
+            lower_is_better=True,
+            rescore_champion=lambda champion: champion.holdout_error(frame, holdout_start),
+            promote=promote,
+        )
+    verdict = "champion" if decision.promoted else "kept champion"
+    return (
+        f"{brand}: budget v{decision.version} {METRIC} {score:.3f}, {len(bundle.channels())} channels, "
+        f"{verdict} ({decision.reason})"
+    )
+
+
+def _log_trials(parent_run_id: str, trials: list[tuple]) -> None:
+    """Each platform's Optuna study as a nested run: the holdout loss of every trial as a metric
+    history (step = trial number), the best trial's params, and all trials as a CSV artifact.
+    (One run per trial costs ~0.2 s each in a SQLite store: minutes per brand.)"""
+    import time
+
+    from mlflow.entities import Metric
+
+    import mlflow
+
+    table = pd.DataFrame(
+        [{"platform": p, "trial": n, "holdout_loss": v, **params} for p, n, params, v in trials]
+    )
+    if table.empty:
+        return
+    for platform, part in table.groupby("platform", sort=True):
+        best = part.loc[part["holdout_loss"].idxmin()]
+        with mlflow.start_run(
+            run_name=f"optuna-{platform}",
+            nested=True,
+            tags={"daiyun.kind": "optuna-study", "mlflow.parentRunId": parent_run_id},
+        ):
+            mlflow.log_params(
+                {"platform": platform, "n_trials": len(part), "best_trial": int(best["trial"])}
+                | {f"best.{k}": f"{v:.6g}" for k, v in best.drop(["platform", "trial"]).dropna().items()}
+            )
+            mlflow.log_metric("best_holdout_loss", float(best["holdout_loss"]))
+            now = int(time.time() * 1000)
+            mlflow.tracking.MlflowClient().log_batch(
+                mlflow.active_run().info.run_id,
+                metrics=[
+                    Metric("holdout_loss", float(v), now, int(n))
+                    for n, v in zip(part["trial"], part["holdout_loss"], strict=True)
+                ],
+            )
+            mlflow.log_text(part.dropna(axis=1, how="all").to_csv(index=False), f"optuna_{platform}.csv")
