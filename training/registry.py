@@ -38,7 +38,12 @@ def _client():
 
 
 try:
+    import warnings
+
     import mlflow.pyfunc as _pyfunc
+
+    # bundles validate their own inputs; MLflow's type-hint validation would only get in the way
+    warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
 
     class BundleModel(_pyfunc.PythonModel):
         """pyfunc wrapper: `predict` hands a frame to the bundle's `predict_frame`."""
