@@ -1,0 +1,33 @@
+"""The model matrix: selection-frame columns as LightGBM sees them, with categories fixed at fit time."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features.selection_frame import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+
+
+def default_features(frame: pd.DataFrame, extra: list[str] | None = None) -> list[str]:
+    """The numeric and categorical feature columns present in `frame` (extra ones when they carry data)."""
+    names = [c for c in NUMERIC_FEATURES + CATEGORICAL_FEATURES if c in frame.columns]
+    for column in extra or []:
+        if column in frame.columns and frame[column].notna().any():
+            names.append(column)
+    return names
+
+
+def learn_categories(frame: pd.DataFrame, features: list[str]) -> dict[str, list[str]]:
+    return {
+        c: sorted(frame[c].astype(str).unique().tolist()) for c in features if c in CATEGORICAL_FEATURES
+    }
+
+
+def model_matrix(frame: pd.DataFrame, features: list[str], categories: dict[str, list[str]]) -> pd.DataFrame:
+    """Floats for numeric features; pandas categoricals (unseen values -> missing) for the others."""
+    matrix = pd.DataFrame(index=frame.index)
+    for column in features:
+        if column in categories:
+            matrix[column] = pd.Categorical(frame[column].astype(str), categories=categories[column])
+        else:
+            matrix[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return matrix
