@@ -21,6 +21,7 @@ class ConstantBundle:
 
 def _train(brand: str, level: float, score: float, key: str = "k1", rescore=None):
     import mlflow
+
     from training.tracking import use_experiment
 
     use_experiment("daiyun-test")
@@ -34,7 +35,10 @@ def _train(brand: str, level: float, score: float, key: str = "k1", rescore=None
 
 
 def test_model_name_is_registry_safe() -> None:
-    assert registry.model_name("forecast", "Acme Beauty/CN") == "daiyun-forecast-Acme_Beauty_CN"
+    assert registry.model_name("forecast", "glowlab") == "daiyun-forecast-glowlab"
+    assert registry.model_name("forecast", "Acme Beauty/CN").startswith("daiyun-forecast-Acme_Beauty_CN-")
+    # names that reduce to the same characters still get their own model
+    assert registry.model_name("budget", "美妆A") != registry.model_name("budget", "美妆B")
     with pytest.raises(ValueError):
         registry.model_name("pricing", "a")
 

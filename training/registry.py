@@ -25,6 +25,11 @@ def model_name(family: str, brand: str) -> str:
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got '{family}'")
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(brand)).strip("_") or "brand"
+    if slug != str(brand):
+        # two brands must never share a model name ("美妆A" and "美妆B" both reduce to "brand")
+        import hashlib
+
+        slug = f"{slug}-{hashlib.sha1(str(brand).encode()).hexdigest()[:8]}"
     return f"daiyun-{family}-{slug}"
 
 
