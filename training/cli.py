@@ -78,9 +78,13 @@ def train(
     brand: Annotated[list[str] | None, typer.Option("--brand", help="only these brands")] = None,
     tune: Annotated[int, typer.Option("--tune", help="Optuna trials (0: defaults)")] = 0,
     promote: Annotated[bool, typer.Option(help="allow the champion alias to move")] = True,
+    dask: Annotated[str | None, typer.Option(
+        "--dask", help="Dask scheduler address (tcp://host:8786, or local:N); default $DAIYUN_DASK_SCHEDULER"
+    )] = None,
 ) -> None:
     """Build features, fit, backtest, log to MLflow, register; promote only if it beats the champion."""
     from features.load import load
+    from training.executor import executor_from
 
     families = ["forecast", "budget", "selection"] if family == "all" else [family]
     unknown = [f for f in families if f not in ("forecast", "budget", "selection")]
@@ -91,13 +95,21 @@ def train(
             "family", f"unknown family '{unknown[0]}'", "use forecast, budget, selection or all"
         )
     dataset = load(data, brands=brand or None)
-    for name in families:
-        trainer = _trainer(name)
-        if name == "budget" and dataset.ads.empty:
-            console.print("[yellow]no ads table: skipping budget models[/]")
-            continue
-        for result in trainer(dataset, brands=brand or dataset.brands, tune=tune, promote=promote):
-            out.print(result)
+    with executor_from(dask) as executor:  # no --dask and no env: this process, as before
+        for name in families:
+            trainer = _trainer(name)
+            if name == "budget" and dataset.ads.empty:
+                console.print("[yellow]no ads table: skipping budget models[/]")
+                continue
+            if executor.is_distributed:  # per-brand pipelines on the workers; this process logs to MLflow
+                from training.remote_runs import train_on_cluster
+
+                console.print(f"[dim]{name}: {executor.describe()}[/]")
+                results = train_on_cluster(executor, dataset, name, brand or dataset.brands, tune, promote)
+            else:
+                results = trainer(dataset, brands=brand or dataset.brands, tune=tune, promote=promote)
+            for result in results:
+                out.print(result)
 
 
 def _trainer(family: str) -> Callable:

@@ -91,9 +91,9 @@ def train_family(
 def train_brand(dataset: Dataset, brand: str, n_trials: int, promote: bool) -> str:
     """Fit, log, register and gate one brand's budget model (one MLflow run)."""
     import matplotlib.pyplot as plt
+    import mlflow
     from rich.progress import Progress
 
-    import mlflow
     from training.budget_plots import fit_figure, response_curves_figure
     from training.registry import data_fingerprint, log_bundle, register_and_gate
 
@@ -181,9 +181,8 @@ def _log_trials(parent_run_id: str, trials: list[tuple]) -> None:
     (One run per trial costs ~0.2 s each in a SQLite store: minutes per brand.)"""
     import time
 
-    from mlflow.entities import Metric
-
     import mlflow
+    from mlflow.entities import Metric
 
     table = pd.DataFrame(
         [{"platform": p, "trial": n, "holdout_loss": v, **params} for p, n, params, v in trials]

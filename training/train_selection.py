@@ -204,9 +204,8 @@ def _event_windows(history: Dataset, brand: str) -> pd.DataFrame:
 
 def _tune(frame, tests, horizon, features, config, trials: int) -> dict:
     """Optuna TPE over the ranker's settings, scored by backtest NDCG@20; trials as nested runs."""
-    import optuna
-
     import mlflow
+    import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -261,6 +260,7 @@ def train_brand(dataset: Dataset, brand: str, config: SelectionConfig, tune: int
                 promote: bool = True) -> str:
     """One brand end to end; returns the one-line summary the CLI prints."""
     import mlflow
+
     from training.registry import data_fingerprint, log_bundle, register_and_gate
     from training.tracking import use_experiment
 
@@ -337,7 +337,6 @@ def _log_plots(by_as_of: pd.DataFrame, predictions: pd.DataFrame, bundle: Select
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     import mlflow
 
     table = by_as_of.pivot(index="as_of", columns="kind", values=GATE_METRIC)
