@@ -7,7 +7,10 @@ answer without the data directory). It is logged as an MLflow pyfunc so the regi
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +46,6 @@ def _client():
 
 
 try:
-    import warnings
-
     import mlflow.pyfunc as _pyfunc
 
     # bundles validate their own inputs; MLflow's type-hint validation would only get in the way
@@ -67,12 +68,14 @@ def log_bundle(bundle: Any, name: str = "model") -> str:
     """Log the bundle in the active run; returns the model URI to register."""
     import mlflow
 
-    info = mlflow.pyfunc.log_model(
-        name=name,
-        python_model=BundleModel(bundle),
-        # the serving environment is this project; skip MLflow's slow requirement inference
-        pip_requirements=["daiyun"],
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # bundles validate their own inputs
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=BundleModel(bundle),
+            # the serving environment is this project; skip MLflow's slow requirement inference
+            pip_requirements=["daiyun"],
+        )
     return info.model_uri
 
 
@@ -159,7 +162,9 @@ def register_and_gate(
     client = _client()
     name = model_name(family, brand)
     incumbent = champion_info(family, brand)
-    version = mlflow.register_model(model_uri, name, tags={"brand": str(brand), "family": family})
+    # MLflow prints "Successfully registered model" to stderr; our own summary line says it better
+    with contextlib.redirect_stderr(io.StringIO()):
+        version = mlflow.register_model(model_uri, name, tags={"brand": str(brand), "family": family})
     champion_score: float | None = None
     better = (lambda a, b: a < b) if lower_is_better else (lambda a, b: a > b)
     if incumbent is None:

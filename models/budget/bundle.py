@@ -9,13 +9,14 @@ the brand's current mix, the daily plan by event phase, and curve points for plo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from features.errors import NotFoundError, RequestError
+from models.answer_cache import AnswerCache
 from models.budget.curves import ChannelCurves, geometric_adstock
 from models.budget.optimizer import Allocation, max_revenue
 from models.budget.optimizer import target_roi as solve_target_roi
@@ -46,6 +47,23 @@ class BudgetBundle:
             self._calendar(self.spend_history.index.min(), self.spend_history.index.max()), self.freq
         )
         self.pacing = pacing_index(self.spend_history[list(self.curves.index)], labels)
+        self._period_cache = AnswerCache()
+
+    # the cache is per process: a pickle (MLflow, a copy) carries the model, never the cache
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_period_cache", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._period_cache = AnswerCache()
+
+    def _cache(self) -> AnswerCache:
+        cache = getattr(self, "_period_cache", None)  # bundles built before the cache existed
+        if cache is None:
+            cache = self._period_cache = AnswerCache()
+        return cache
 
     # -- what the bundle knows -----------------------------------------------------------------
     def channels(self) -> list[str]:
@@ -102,7 +120,17 @@ class BudgetBundle:
         return stocks.reshape(decay.shape)
 
     def period_curves(self, dates: pd.DatetimeIndex) -> tuple[ChannelCurves, np.ndarray, np.ndarray]:
-        """Curves of every channel for this period's plan; also the plan (channels x days) and labels."""
+        """Curves of every channel for this period's plan; also the plan (channels x days) and labels.
+
+        They depend on the dates only (not on the budget or constraints) and are most of a request's
+        time, so the last few periods' are kept (read-only arrays; a fresh curves object each call).
+        """
+        dates = pd.DatetimeIndex(dates)
+        key = (dates[0], dates[-1], len(dates), self.freq, self.history_end)
+        curves, pacing, labels = self._cache().get(key, lambda: _frozen(self._build_period_curves(dates)))
+        return replace(curves), pacing, labels
+
+    def _build_period_curves(self, dates: pd.DatetimeIndex) -> tuple[ChannelCurves, np.ndarray, np.ndarray]:
         channels = self.channels()
         labels = phase_labels(self._calendar(dates[0], dates[-1]), self.freq)
         pacing = daily_weights(self.pacing, channels, labels)
@@ -473,8 +501,6 @@ class BudgetBundle:
 
     def with_history(self, dataset: Any) -> BudgetBundle:
         """The same curves with the brand's newer spend (current mix, pacing, carry-in stock)."""
-        from dataclasses import replace
-
         from features.ads_frame import daily_spend
 
         ads = dataset.for_brand(self.brand).ads
@@ -508,6 +534,26 @@ class BudgetBundle:
     # -- scoring (champion gate) -------------------------------------------------------------
     def holdout_error(self, frame: pd.DataFrame, holdout_start: pd.Timestamp) -> float:
         return self.model.holdout_error(frame, holdout_start)
+
+
+def _frozen(
+    built: tuple[ChannelCurves, np.ndarray, np.ndarray],
+) -> tuple[ChannelCurves, np.ndarray, np.ndarray]:
+    """Cached curves are shared by every later request: an in-place write must fail, not leak.
+
+    Read-only views, so arrays the curves share with the fitted model stay writable there.
+    """
+
+    def read_only(value: Any) -> Any:
+        if not isinstance(value, np.ndarray):
+            return value
+        view = value.view()
+        view.setflags(write=False)
+        return view
+
+    curves, pacing, labels = built
+    curves = replace(curves, **{name: read_only(value) for name, value in vars(curves).items()})
+    return curves, read_only(pacing), read_only(labels)
 
 
 def _money(value: Any) -> float | None:

@@ -18,6 +18,7 @@ import pandas as pd
 from features.dataset import SALES_COLUMNS, Dataset
 from features.errors import NotFoundError, RequestError
 from features.selection_frame import periods, selection_frame
+from models.answer_cache import AnswerCache
 from models.selection.scorer import SelectionModel
 
 SNAPSHOT_DAYS = 560  # 365-day windows + last year's horizon + the 8 weeks before last year's event
@@ -68,6 +69,23 @@ class SelectionBundle:
         self.target = target
         self.metrics = dict(metrics or {})
         self.model_version: str | None = None
+        self._feature_cache = AnswerCache()
+
+    # the cache is per process: a pickle (MLflow, a copy) carries the model, never the cache
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_feature_cache", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._feature_cache = AnswerCache()
+
+    def _cache(self) -> AnswerCache:
+        cache = getattr(self, "_feature_cache", None)  # bundles built before the cache existed
+        if cache is None:
+            cache = self._feature_cache = AnswerCache()
+        return cache
 
     @property
     def freq(self) -> str:
@@ -78,22 +96,34 @@ class SelectionBundle:
         return self.history.end_date
 
     def skus(self) -> pd.DataFrame:
-        """platform, sku_id, category of every series the bundle can score."""
-        keys = self.history.sales[["platform", "sku_id"]].astype(str).drop_duplicates()
-        info = self.history.products[["sku_id", "category"]].drop_duplicates("sku_id")
-        return keys.merge(info, on="sku_id", how="left").reset_index(drop=True)
+        """platform, sku_id, category of every series the bundle can score (kept: every request checks it)."""
+
+        def build() -> pd.DataFrame:
+            keys = self.history.sales[["platform", "sku_id"]].astype(str).drop_duplicates()
+            info = self.history.products[["sku_id", "category"]].drop_duplicates("sku_id")
+            return keys.merge(info, on="sku_id", how="left").reset_index(drop=True)
+
+        return self._cache().get(("skus", self.data_end, len(self.history.sales)), build).copy(deep=False)
 
     def with_history(self, dataset: Dataset) -> SelectionBundle:
         """The same fitted model over the brand's history in `dataset` (newer data, no refit)."""
         refreshed = copy.copy(self)
         refreshed.history = snapshot(dataset, self.brand)
+        refreshed._feature_cache = AnswerCache()  # features of the old history must not answer
         return refreshed
 
     def features(self, as_of, horizon_days: int) -> pd.DataFrame:
-        return selection_frame(
-            self.history, [pd.Timestamp(as_of)], horizon_days, target=self.target,
-            event_windows=self.event_windows,
-        )
+        """Every SKU's features at `as_of` for the horizon (all platforms).
+
+        They depend only on (as_of, horizon) and are most of a request's time, so the last few are
+        kept; each call gets its own shallow copy (copy-on-write: a caller's edits never reach the cache).
+        """
+        as_of = pd.Timestamp(as_of)
+        key = ("features", as_of, int(horizon_days), self.target, self.data_end, len(self.history.sales))
+        frame = self._cache().get(key, lambda: selection_frame(
+            self.history, [as_of], horizon_days, target=self.target, event_windows=self.event_windows,
+        ))
+        return frame.copy(deep=False)
 
     def score(
         self,
