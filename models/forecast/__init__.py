@@ -1,0 +1,1 @@
+"""Sales forecasting family: LightGBM global model, Prophet per series, baselines, ensemble, intervals."""

@@ -1,0 +1,120 @@
+"""The forecast feature frame: no leakage past the origin, cold start, promotion plans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.errors import NotFoundError, RequestError
+from features.forecast_frame import (
+    brand_history,
+    build_panel,
+    grid_features,
+    origin_snapshot,
+    plan_for,
+    promotion_days,
+    realised_plan,
+)
+
+
+@pytest.fixture(scope="module")
+def history(dataset) -> pd.DataFrame:
+    return brand_history(dataset, "glowlab")
+
+
+def _features_at(history: pd.DataFrame, origin: pd.Timestamp, plan_from: pd.DataFrame) -> pd.DataFrame:
+    panel = build_panel(history)
+    snapshot = origin_snapshot(panel, origin, horizon=30)
+    plan_panel = build_panel(plan_from)
+    price, discount, on_promo = realised_plan(plan_panel, plan_panel.index_of(origin), 30)
+    series = np.arange(len(snapshot.keys))
+    return grid_features(snapshot, series, price, discount, on_promo, {})
+
+
+def test_features_for_an_origin_ignore_everything_after_it(history):
+    origin = history["date"].max() - pd.Timedelta(days=60)
+    changed = history.copy()
+    after = changed["date"] > origin
+    changed.loc[after, "units"] = changed.loc[after, "units"] * 10 + 7  # a very different future
+    changed.loc[after, "in_stock"] = 1
+    before = _features_at(history, origin, plan_from=history)
+    later = _features_at(changed, origin, plan_from=history)
+    pd.testing.assert_frame_equal(before, later)
+    # and the future did change something a leaky feature would have seen
+    assert not np.allclose(history.loc[after, "units"], changed.loc[after, "units"])
+
+
+def test_snapshot_reads_nothing_after_the_origin(history):
+    origin = history["date"].max() - pd.Timedelta(days=45)
+    panel = build_panel(history)
+    truncated = build_panel(history.loc[history["date"] <= origin])
+    full = origin_snapshot(panel, origin, horizon=40)
+    short = origin_snapshot(truncated, origin, horizon=40)
+    pd.testing.assert_frame_equal(full.stats, short.stats)
+    np.testing.assert_allclose(full.ly_units, short.ly_units, equal_nan=True)
+    np.testing.assert_allclose(full.season_tail, short.season_tail, equal_nan=True)
+
+
+def test_young_series_are_cold_start_with_cell_levels(history):
+    keys = history[["platform", "sku_id"]].drop_duplicates().iloc[0]
+    series = history["platform"].eq(keys["platform"]) & history["sku_id"].eq(keys["sku_id"])
+    young = history.loc[~series | (history["date"] > history["date"].max() - pd.Timedelta(days=10))]
+    snapshot = origin_snapshot(build_panel(young), young["date"].max(), horizon=14)
+    row = (snapshot.keys["platform"] == keys["platform"]) & (snapshot.keys["sku_id"] == keys["sku_id"])
+    stats = snapshot.stats.loc[row.to_numpy()].iloc[0]
+    assert stats["cold_start"] == 1.0
+    assert np.isfinite(stats["level_long"]) and stats["level_long"] >= 0
+    assert snapshot.stats.loc[~row.to_numpy(), "cold_start"].eq(0).mean() > 0.8
+
+
+def test_promotion_days_expand_a_plan():
+    plan = pd.DataFrame(
+        {
+            "platform": ["tmall", "tmall"],
+            "sku_id": ["A", "B"],
+            "start": pd.to_datetime(["2026-11-01", "2026-11-03"]),
+            "end": pd.to_datetime(["2026-11-03", "2026-11-20"]),
+            "discount": [0.3, np.nan],
+            "price": [np.nan, 99.0],
+        }
+    )
+    days = promotion_days(plan, pd.Timestamp("2026-10-30"), pd.Timestamp("2026-11-05"))
+    a = days.loc[days["sku_id"] == "A"]
+    assert a["date"].dt.day.tolist() == [1, 2, 3]
+    assert (a["discount"] == 0.3).all() and (a["on_promo"] == 1).all()
+    b = days.loc[days["sku_id"] == "B"]
+    assert b["date"].max() == pd.Timestamp("2026-11-05")  # clipped to the asked period
+    assert b["on_promo"].isna().all()  # a price plan: promotion status follows from the price
+
+
+def test_plan_for_rejects_unknown_series_and_past_dates(history):
+    snapshot = origin_snapshot(build_panel(history), history["date"].max(), horizon=14)
+    first = snapshot.keys.iloc[0]
+    tomorrow = snapshot.origin + pd.Timedelta(days=1)
+    with pytest.raises(NotFoundError, match="sku_id"):
+        plan_for(
+            snapshot, pd.DataFrame({"platform": [first["platform"]], "sku_id": ["NOPE"], "date": [tomorrow]})
+        )
+    with pytest.raises(RequestError, match="after the history"):
+        plan_for(
+            snapshot,
+            pd.DataFrame(
+                {"platform": [first["platform"]], "sku_id": [first["sku_id"]], "date": [snapshot.origin]}
+            ),
+        )
+    regular = snapshot.list_price[0]
+    asked = pd.DataFrame(
+        {
+            "platform": [first["platform"]] * 2,
+            "sku_id": [first["sku_id"]] * 2,
+            "date": [tomorrow, tomorrow + pd.Timedelta(days=2)],
+            "discount": [0.25, np.nan],
+            "price": [np.nan, np.nan],
+            "on_promo": [np.nan, np.nan],
+        }
+    )
+    plan = plan_for(snapshot, asked)
+    assert plan["price"][0, 0] == pytest.approx(regular * 0.75)
+    assert plan["on_promo"][0].tolist() == [1.0, 0.0, 0.0]  # unplanned days are regular days
+    assert plan["price"][0, 1] == pytest.approx(regular)

@@ -1,0 +1,279 @@
+"""Forecast models on the small simulated sample: shapes, intervals, aggregates, cold start, scenarios."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.errors import NotFoundError, RequestError
+from features.forecast_frame import brand_history
+from models.forecast.baselines import SeasonalNaiveForecaster
+from models.forecast.ensemble import EnsembleWeights
+from models.forecast.intervals import ConformalIntervals
+from models.forecast.lgbm import LGBMForecaster
+from training.backtest import BacktestConfig, run_backtest
+from training.train_forecast import fit_bundle
+
+BRAND = "glowlab"
+TINY_LGBM = {"n_estimators": 40, "lookback": 400, "origin_stride": 14, "horizons_per_origin": 6}
+TINY = BacktestConfig(windows=2, horizon=14, members=("lgbm",), lgbm_params=TINY_LGBM)
+
+
+@pytest.fixture(scope="module")
+def history(dataset) -> pd.DataFrame:
+    return brand_history(dataset, BRAND)
+
+
+@pytest.fixture(scope="module")
+def result(dataset, history):
+    return run_backtest(dataset, BRAND, TINY, history=history)
+
+
+@pytest.fixture(scope="module")
+def bundle(dataset, history, result):
+    return fit_bundle(dataset, BRAND, result, history=history)
+
+
+def test_backtest_table_has_baselines_levels_and_coverage(result):
+    table = result.table
+    assert {"lgbm", "naive", "seasonal_naive", "moving_average", "ensemble"} <= set(table["model"])
+    assert {"sku", "category", "platform", "brand", "hierarchy"} <= set(table["level"])
+    assert {"all", "event", "normal"} <= set(table["days"])
+    ensemble = table.loc[
+        (table["model"] == "ensemble") & (table["level"] == "sku") & (table["days"] == "all")
+    ]
+    coverage = float(ensemble["coverage"].iloc[0])
+    assert 0.4 < coverage <= 1.0  # measured out of window, not assumed
+    assert np.isfinite(result.score("ensemble", "wrmsse"))
+    assert len(result.origins) == 2 and result.origins[0] < result.origins[1]
+
+
+def test_lgbm_fit_predict_shapes(history):
+    model = LGBMForecaster(**TINY_LGBM).fit(history, freq="D")
+    keys = history[["platform", "sku_id"]].drop_duplicates().head(3)
+    dates = pd.date_range(history["date"].max() + pd.Timedelta(days=1), periods=10)
+    future = keys.merge(pd.DataFrame({"date": dates}), how="cross")
+    predicted = model.predict(future)
+    assert len(predicted) == 30 and (predicted["lgbm"] >= 0).all() and predicted["lgbm"].notna().all()
+    assert model.feature_importance_.sum() > 0
+
+
+def test_seasonal_naive_repeats_last_week(history):
+    model = SeasonalNaiveForecaster().fit(history)
+    first = history[["platform", "sku_id"]].drop_duplicates().iloc[0]
+    series = history.loc[(history["platform"] == first["platform"]) & (history["sku_id"] == first["sku_id"])]
+    series = series.loc[series["in_stock"] > 0]
+    last_week = series.loc[series["date"] > series["date"].max() - pd.Timedelta(days=7)]
+    future = pd.DataFrame(
+        {
+            "platform": first["platform"],
+            "sku_id": first["sku_id"],
+            "date": last_week["date"] + pd.Timedelta(days=7),
+        }
+    )
+    predicted = model.predict(future)["seasonal_naive"].to_numpy()
+    np.testing.assert_allclose(predicted, last_week["units"].to_numpy())
+
+
+def test_ensemble_weights_come_from_the_data():
+    rng = np.random.default_rng(0)
+    a, b = rng.gamma(2, 5, 500), rng.gamma(2, 5, 500)
+    frame = pd.DataFrame({"a": a, "b": b, "actual": 0.7 * a + 0.3 * b})
+    for method in ("inverse_error", "nnls"):
+        weights = EnsembleWeights(method).fit(frame, ["a", "b"]).weights_[frozenset({"a", "b"})]
+        assert weights["a"] == pytest.approx(0.7, abs=0.01) and weights["b"] == pytest.approx(0.3, abs=0.01)
+    frame["c"] = np.nan  # a member missing on every row gets no weight set of its own
+    combined = EnsembleWeights().fit(frame, ["a", "b", "c"]).combine(frame)
+    np.testing.assert_allclose(combined, frame["actual"], rtol=0.05)
+
+
+def test_conformal_quantiles_are_ordered_and_calibrated():
+    rng = np.random.default_rng(1)
+    forecast = rng.gamma(2, 5, 4000)
+    actual = rng.poisson(forecast)
+    h, event = rng.integers(1, 30, 4000), rng.random(4000) < 0.3
+    intervals = ConformalIntervals().fit(forecast[:3000], actual[:3000], h[:3000], event[:3000])
+    q = intervals.quantiles(forecast[3000:], h[3000:], event[3000:], (0.1, 0.5, 0.9))
+    assert (q[:, 0] <= q[:, 1]).all() and (q[:, 1] <= q[:, 2]).all() and (q >= 0).all()
+    inside = np.mean((actual[3000:] >= q[:, 0]) & (actual[3000:] <= q[:, 2]))
+    assert 0.72 <= inside <= 0.92
+
+
+def test_bundle_forecast_interface_and_order(bundle):
+    start = bundle.origin + pd.Timedelta(days=1)
+    rows = bundle.forecast(start, start + pd.Timedelta(days=29), quantiles=(0.1, 0.5, 0.9))
+    assert list(rows.columns) == [
+        "brand",
+        "platform",
+        "sku_id",
+        "date",
+        "mean",
+        "p10",
+        "p50",
+        "p90",
+        "cold_start",
+    ]
+    assert len(rows) == 30 * len(bundle.series())
+    assert (rows["p10"] <= rows["p50"]).all() and (rows["p50"] <= rows["p90"]).all()
+    assert (rows["mean"] >= 0).all() and rows["brand"].eq(BRAND).all()
+    odd = bundle.forecast(start, start, quantiles="0.05,0.975")
+    assert {"p5", "p97.5"} <= set(odd.columns)
+
+
+def test_aggregates_are_sums_of_sku_forecasts(bundle):
+    start = bundle.origin + pd.Timedelta(days=1)
+    end = start + pd.Timedelta(days=6)
+    skus = bundle.forecast(start, end).merge(bundle.series(), on=["platform", "sku_id"])
+    for level, keys in (("category", ["category"]), ("platform", ["platform"]), ("brand", [])):
+        agg = bundle.forecast(start, end, level=level)
+        expected = skus.groupby([*keys, "date"])["mean"].sum().reset_index()
+        merged = agg.merge(expected, on=[*keys, "date"], suffixes=("", "_sum"))
+        assert len(merged) == len(agg)
+        np.testing.assert_allclose(merged["mean"], merged["mean_sum"], rtol=1e-9)
+        assert (agg["p10"] <= agg["mean"] + 1e-9).all() and (agg["p90"] >= agg["p10"]).all()
+
+
+def test_deeper_discount_raises_the_promotion_forecast(bundle):
+    start = bundle.origin + pd.Timedelta(days=1)
+    end = start + pd.Timedelta(days=24)
+    series = bundle.series().iloc[0]
+    promo_start, promo_end = start + pd.Timedelta(days=7), start + pd.Timedelta(days=13)
+
+    def plan(discount: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "brand": [BRAND],
+                "platform": [series["platform"]],
+                "sku_id": [series["sku_id"]],
+                "start": [promo_start],
+                "end": [promo_end],
+                "discount": [discount],
+                "price": [np.nan],
+                "mechanic": ["coupon"],
+            }
+        )
+
+    def promo_units(discount: float | None) -> float:
+        rows = bundle.forecast(
+            start,
+            end,
+            promotions=plan(discount),
+            sku_ids=[series["sku_id"]],
+            platforms=[series["platform"]],
+        )
+        return float(rows.loc[rows["date"].between(promo_start, promo_end), "mean"].sum())
+
+    # discount 0: a regular-price plan, i.e. no promotion for this series
+    none, shallow, deep = promo_units(0.0), promo_units(0.1), promo_units(0.4)
+    assert none < shallow < deep
+
+
+def test_cold_start_is_flagged_and_forecast(dataset, history):
+    keys = history[["platform", "sku_id"]].drop_duplicates().iloc[-1]
+    target = history["platform"].eq(keys["platform"]) & history["sku_id"].eq(keys["sku_id"])
+    young = history.loc[~target | (history["date"] > history["date"].max() - pd.Timedelta(days=10))]
+    model = LGBMForecaster(**TINY_LGBM).fit(young)
+    future = pd.DataFrame(
+        {
+            "platform": keys["platform"],
+            "sku_id": keys["sku_id"],
+            "date": pd.date_range(young["date"].max() + pd.Timedelta(days=1), periods=7),
+        }
+    )
+    assert model.cold_start(future).all()
+    predicted = model.predict(future)["lgbm"]
+    assert predicted.notna().all() and (predicted > 0).all()
+
+
+def test_bad_requests_are_named(bundle):
+    start = bundle.origin + pd.Timedelta(days=1)
+    with pytest.raises(NotFoundError, match="sku_id"):
+        bundle.forecast(start, start, sku_ids=["NOPE"])
+    with pytest.raises(NotFoundError, match="platform"):
+        bundle.forecast(start, start, platforms=["mars"])
+    with pytest.raises(RequestError, match="quantiles"):
+        bundle.forecast(start, start, quantiles=(0.5, 1.2))
+    with pytest.raises(RequestError, match="end"):
+        bundle.forecast(start, start - pd.Timedelta(days=3))
+    with pytest.raises(RequestError, match="start"):
+        bundle.forecast(bundle.origin, start)
+
+
+def test_one_sku_month_is_fast(bundle):
+    series = bundle.series().iloc[0]
+    start = bundle.origin + pd.Timedelta(days=1)
+    end = start + pd.Timedelta(days=29)
+    bundle.forecast(start, end, sku_ids=[series["sku_id"]], platforms=[series["platform"]])  # warm up
+    timings = []
+    for _ in range(5):
+        began = time.perf_counter()
+        bundle.forecast(start, end, sku_ids=[series["sku_id"]], platforms=[series["platform"]])
+        timings.append(time.perf_counter() - began)
+    # the serving target is p99 <= 100 ms (benchmarks/forecast_speed.py); CI machines are shared
+    assert min(timings) < 0.5
+
+
+def test_prophet_member_joins_the_ensemble(dataset, history, bundle):
+    from models.forecast.members import ProphetTopSeries
+
+    member = ProphetTopSeries(top_n=2).fit(history, freq="D")
+    keys = history[["platform", "sku_id"]].drop_duplicates()
+    future = keys.merge(
+        pd.DataFrame({"date": pd.date_range(history["date"].max() + pd.Timedelta(days=1), periods=5)}),
+        how="cross",
+    )
+    future = future.assign(discount=0.0, on_promo=0.0)
+    predicted = member.predict(future)["prophet"]
+    assert predicted.notna().sum() == 2 * 5 and (predicted.dropna() >= 0).all()
+
+    # in the bundle: cached under the stored plan, re-run for a scenario, weighted into the mean
+    import copy
+
+    with_prophet = copy.copy(bundle)
+    with_prophet.members = {**bundle.members, "prophet": member}
+    weights = EnsembleWeights()
+    weights.members_ = ["lgbm", "prophet"]
+    weights.weights_ = {
+        frozenset({"lgbm", "prophet"}): {"lgbm": 0.5, "prophet": 0.5},
+        frozenset({"lgbm"}): {"lgbm": 1.0},
+    }
+    with_prophet.weights = weights
+    with_prophet.warm_cache(days=30)
+    sku = member.series_keys_().iloc[0]
+    start = bundle.origin + pd.Timedelta(days=1)
+    end = start + pd.Timedelta(days=20)
+    asked = {"sku_ids": [sku["sku_id"]], "platforms": [sku["platform"]]}
+    cached = with_prophet.forecast(start, end, **asked)
+    with_prophet._caches = {}
+    fresh = with_prophet.forecast(start, end, **asked)
+    np.testing.assert_allclose(cached["mean"], fresh["mean"])
+    plan = pd.DataFrame(
+        {
+            "platform": [sku["platform"]],
+            "sku_id": [sku["sku_id"]],
+            "start": [start + pd.Timedelta(days=5)],
+            "end": [start + pd.Timedelta(days=9)],
+            "discount": [0.4],
+            "price": [np.nan],
+        }
+    )
+    with_prophet.warm_cache(days=30)
+    scenario = with_prophet.forecast(start, end, promotions=plan, **asked)
+    promo_days = scenario["date"].between(start + pd.Timedelta(days=5), start + pd.Timedelta(days=9))
+    assert scenario.loc[promo_days, "mean"].sum() > cached.loc[promo_days.to_numpy(), "mean"].sum()
+
+
+def test_recursive_alternative_forecasts_every_asked_day(history):
+    from models.forecast.recursive import RecursiveLGBMForecaster
+
+    model = RecursiveLGBMForecaster(n_estimators=20, lookback=120).fit(history, freq="D")
+    keys = history[["platform", "sku_id"]].drop_duplicates().head(2)
+    dates = pd.date_range(history["date"].max() + pd.Timedelta(days=1), periods=7)
+    future = keys.merge(pd.DataFrame({"date": dates}), how="cross").assign(
+        discount=0.2, on_promo=1.0, price=np.nan
+    )
+    predicted = model.predict(future)["lgbm_recursive"]
+    assert len(predicted) == 14 and predicted.notna().all() and (predicted >= 0).all()
