@@ -48,17 +48,18 @@ def _client():
 try:
     import mlflow.pyfunc as _pyfunc
 
-    # bundles validate their own inputs; MLflow's type-hint validation would only get in the way
-    warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
+    # MLflow warns at class creation that `predict` has no type hints, forcing the warning on with
+    # its own filter; bundles validate their own inputs, so on every CLI call it would only be noise.
+    with contextlib.redirect_stderr(io.StringIO()):
 
-    class BundleModel(_pyfunc.PythonModel):
-        """pyfunc wrapper: `predict` hands a frame to the bundle's `predict_frame`."""
+        class BundleModel(_pyfunc.PythonModel):
+            """pyfunc wrapper: `predict` hands a frame to the bundle's `predict_frame`."""
 
-        def __init__(self, bundle: Any) -> None:
-            self.bundle = bundle
+            def __init__(self, bundle: Any) -> None:
+                self.bundle = bundle
 
-        def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
-            return self.bundle.predict_frame(model_input)
+            def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+                return self.bundle.predict_frame(model_input)
 
 except ImportError:  # pragma: no cover - mlflow is a hard dependency
     BundleModel = None  # type: ignore[assignment,misc]

@@ -39,6 +39,8 @@ def quiet() -> None:
     for name in ("mlflow", "alembic", "cmdstanpy", "prophet", "urllib3", "git"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="mlflow")
+    # our bundles validate their own inputs; MLflow asks for type hints on every load
+    warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
