@@ -337,7 +337,8 @@ def demo_targets(backtest: pd.DataFrame, future: pd.DataFrame) -> list[str]:
         )
         lines.append(
             f"- {brand}, ensemble vs members (WAPE, all backtest days): ensemble {ensemble:.3f}, LightGBM "
-            f"{lgbm:.3f}, recursive LightGBM {recursive:.3f}; on Prophet's series ensemble "
+            f"{lgbm:.3f}{f', recursive LightGBM {recursive:.3f}' if recursive != lgbm else ''}; "
+            "on Prophet's series ensemble "
             f"{prophet_pair['ensemble_wape_same_rows']:.3f} vs "
             f"Prophet {prophet_pair['wape']:.3f}: {verdict(bool(better))}"
         )
