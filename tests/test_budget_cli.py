@@ -18,6 +18,7 @@ BRAND = "glowlab"
 @pytest.mark.slow
 def test_train_gate_and_recommend(dataset, sample_dir, mlflow_store, tmp_path) -> None:  # noqa: ANN001
     from mlflow import MlflowClient
+
     from training.registry import champion_info
     from training.train_budget import train_family
 

@@ -32,6 +32,7 @@ def test_backtest_dates_include_the_eves_of_event_presales() -> None:
 
 def test_train_registers_champion_then_gates_challengers(dataset, mlflow_store, tmp_path: Path) -> None:
     from mlflow import MlflowClient
+
     from training.registry import champion_info, load_champion
 
     lines = list(train_family(dataset, [BRAND], config=tiny()))
@@ -90,6 +91,7 @@ def test_train_registers_champion_then_gates_challengers(dataset, mlflow_store, 
 
 def test_tune_logs_trials_as_nested_runs(dataset, mlflow_store) -> None:
     import mlflow
+
     from training.registry import champion_info
 
     line = list(train_family(dataset, ["crunchtime"], tune=2, config=tiny(n_event_dates=1)))[0]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from training.cli import DataDir, app, console, out, user_errors
+from training.output import write_answer
 
 
 def read_constraints(path: Path) -> list[dict]:
@@ -48,15 +47,6 @@ def read_constraints(path: Path) -> list[dict]:
             'write [{"channel": "tmall_ztc", "min": 1000}]',
         )
     return loaded
-
-
-def write_json(answer: dict, path: Path) -> None:
-    """Temp file then rename: a reader never sees half an answer."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(answer, stream, ensure_ascii=False, indent=1)
-    os.replace(temporary, path)
 
 
 @app.command("recommend-budget")
@@ -107,7 +97,7 @@ def recommend_budget(
         target_roi=target_roi,
         channels=rules,
     )
-    write_json(answer, out_file)
+    write_answer(answer, out_file)
     totals = answer["totals"]
     out.print(
         f"{brand} {answer['start']}..{answer['end']}: spend {totals['spend']:,.0f} -> expected revenue "

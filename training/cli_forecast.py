@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -11,30 +9,7 @@ import pandas as pd
 import typer
 
 from training.cli import DataDir, app, console, out, user_errors
-
-
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """CSV or Parquet by extension, written to a temp file beside the target then renamed."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        from features.errors import RequestError
-
-        raise RequestError(
-            "--out", f"'{path}' must end in .csv or .parquet", "name the file e.g. forecast.csv"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(handle)
-    try:
-        if suffix == ".csv":
-            frame.to_csv(temp, index=False)
-        else:
-            frame.to_parquet(temp, index=False)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+from training.output import write_answer
 
 
 def read_promotion_plan(path: Path, brand: str) -> pd.DataFrame:
@@ -172,7 +147,7 @@ def backtest(
             )
     combined = pd.concat(tables, ignore_index=True)
     if out_file is not None:
-        write_table(combined, out_file)
+        write_answer(combined, out_file)
         out.print(f"wrote {len(combined)} rows to {out_file}")
 
 
@@ -231,7 +206,7 @@ def forecast(
         rows = cluster_commands.forecast(
             executor, bundle, start, end, promotions=plan, quantiles=qs, level=level
         )
-    write_table(rows, out_file)
+    write_answer(rows, out_file)
     total = rows.groupby("date")["mean"].sum()
     out.print(
         f"{brand}: {len(rows):,} rows, {rows['date'].nunique()} dates, expected {total.sum():,.0f} units "

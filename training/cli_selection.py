@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from training.cli import DataDir, app, console, out, user_errors
+from training.output import write_answer
 
 CLI_COLUMNS = ["platform", "sku_id", "rank", "score", "expected_revenue", "new_sku",
                "reason_1", "reason_2", "reason_3"]
@@ -28,34 +29,6 @@ def reason_columns(scored):
 
 def _sentence(reason: dict) -> str:
     return ("+ " if reason["direction"] == "up" else "- ") + reason["text"]
-
-
-def write_table(frame, path: Path) -> None:
-    """CSV, Parquet or JSON by suffix; written to a temp file, then renamed into place."""
-    import os
-    import tempfile
-
-    from features.errors import RequestError
-
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".json"):
-        raise RequestError(
-            "--out", f"unknown file type '{suffix or path.name}'", "end it in .csv, .parquet or .json"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(handle)
-    try:
-        if suffix == ".csv":
-            frame.to_csv(temp, index=False)
-        elif suffix == ".parquet":
-            frame.to_parquet(temp, index=False)
-        else:
-            frame.to_json(temp, orient="records", force_ascii=False, indent=1)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
 
 
 def selection_bundle(brand: str, model: str | None):
@@ -97,5 +70,5 @@ def score_products(
     with console.status("scoring SKUs"):
         scored = bundle.score(as_of, horizon, platform=platform, top_k=top_k)
     rows = reason_columns(scored)
-    write_table(rows, output)
+    write_answer(rows, output)
     out.print(f"wrote {len(rows)} ranked SKUs for {brand} (as of {as_of}, {horizon} days, {used}): {output}")
