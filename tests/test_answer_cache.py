@@ -4,7 +4,6 @@ inputs (dates; as_of and horizon), never pickled, and a repeated request is chea
 from __future__ import annotations
 
 import pickle
-import time
 
 import numpy as np
 import pandas as pd
@@ -47,15 +46,6 @@ def uncached(bundle):  # noqa: ANN001, ANN201
 
     copy._cache = empty
     return copy
-
-
-def fastest(call, n: int = 5) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(n):
-        began = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def test_budget_cache_repeats_the_answer_and_keys_on_dates_only(budget: BudgetBundle) -> None:
@@ -109,13 +99,21 @@ def test_budget_pickle_drops_the_cache(budget: BudgetBundle) -> None:
     assert old.recommend(START, END, 20_000) == budget.recommend(START, END, 20_000)
 
 
-def test_budget_second_call_is_faster(budget: BudgetBundle) -> None:
-    cold = uncached(budget)
-    slow = fastest(lambda: cold.recommend(START, END, 20_000))
-    budget.recommend(START, END, 20_000)
-    fast = fastest(lambda: budget.recommend(START, END, 20_000))
-    print(f"recommend: {slow * 1000:.1f} ms without the cache, {fast * 1000:.1f} ms with it")
-    assert slow > 1.5 * fast
+def test_budget_second_call_reuses_the_period_curves(budget: BudgetBundle, monkeypatch) -> None:  # noqa: ANN001
+    # how much faster that is lives in benchmarks/serving.py; here: that the work is not redone
+    fresh = pickle.loads(pickle.dumps(budget))  # a pickle round trip starts with an empty cache
+    builds = []
+    original = BudgetBundle._build_period_curves
+
+    def counting(self, dates):  # noqa: ANN001, ANN202
+        builds.append(len(dates))
+        return original(self, dates)
+
+    monkeypatch.setattr(BudgetBundle, "_build_period_curves", counting)
+    first = fresh.recommend(START, END, 20_000)
+    second = fresh.recommend(START, END, 20_000)
+    fresh.recommend(START, END, 40_000)
+    assert len(builds) == 1 and first == second
 
 
 def test_selection_cache_repeats_the_answer_and_keys_on_as_of_and_horizon(selection: SelectionBundle) -> None:
@@ -168,10 +166,20 @@ def test_selection_pickle_and_with_history_drop_the_cache(selection: SelectionBu
     pd.testing.assert_frame_equal(old.score(AS_OF, 30, top_k=5), selection.score(AS_OF, 30, top_k=5))
 
 
-def test_selection_second_call_is_faster(selection: SelectionBundle) -> None:
-    cold = uncached(selection)
-    slow = fastest(lambda: cold.score(AS_OF, 30, top_k=5))
-    selection.score(AS_OF, 30, top_k=5)
-    fast = fastest(lambda: selection.score(AS_OF, 30, top_k=5))
-    print(f"score: {slow * 1000:.1f} ms without the cache, {fast * 1000:.1f} ms with it")
-    assert slow > 1.5 * fast
+def test_selection_second_call_reuses_the_features(selection: SelectionBundle, monkeypatch) -> None:  # noqa: ANN001
+    import models.selection.bundle as selection_module
+
+    fresh = pickle.loads(pickle.dumps(selection))  # a pickle round trip starts with an empty cache
+    builds = []
+    original = selection_module.selection_frame
+
+    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        builds.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(selection_module, "selection_frame", counting)
+    first = fresh.score(AS_OF, 30, top_k=5)
+    second = fresh.score(AS_OF, 30, top_k=5)
+    fresh.score(AS_OF, 30, top_k=3)
+    assert len(builds) == 1
+    pd.testing.assert_frame_equal(first, second)

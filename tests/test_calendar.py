@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -221,11 +219,3 @@ def test_bad_input_names_the_field():
                             "brand": ["beauty", "snacks"]})
     with pytest.raises(RequestError, match="brand"):
         calendar_frame("2025-01-01", "2025-02-01", several)
-
-
-def test_three_years_daily_is_fast():
-    calendar_frame("2024-01-01", "2026-12-31")  # warm the per-year caches
-    began = time.perf_counter()
-    for _ in range(5):
-        calendar_frame("2024-01-01", "2026-12-31")
-    assert (time.perf_counter() - began) / 5 < 0.1
