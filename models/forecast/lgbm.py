@@ -108,6 +108,24 @@ class LGBMForecaster:
             if name != "self"
         }
 
+    def _train_booster(self, frame: pd.DataFrame) -> None:
+        """Fit the trees on a training frame (direct or one-step rows alike)."""
+        import lightgbm as lgb
+
+        init = np.log(series_base(frame)) if self.offset else None
+        data = lgb.Dataset(
+            frame[FEATURES],
+            frame["units"].to_numpy(dtype=float),
+            init_score=init,
+            feature_name=FEATURES,
+            free_raw_data=True,
+        )
+        self.booster_ = lgb.train(self._booster_params(), data, num_boost_round=self.n_estimators)
+        self.n_training_rows_ = len(frame)
+        self.feature_importance_ = pd.Series(
+            self.booster_.feature_importance("gain"), index=FEATURES, name="gain"
+        ).sort_values(ascending=False)
+
     def _booster_params(self) -> dict:
         params = {
             "objective": self.objective,
@@ -133,7 +151,6 @@ class LGBMForecaster:
     def fit(
         self, history: pd.DataFrame, events: pd.DataFrame | None = None, freq: str = "D"
     ) -> LGBMForecaster:
-        import lightgbm as lgb
 
         panel = build_panel(history, freq)
         self.freq_ = freq
@@ -149,19 +166,7 @@ class LGBMForecaster:
         frame = training_frame(
             panel, self.calendar_, self.horizon, origins, self.horizons_per_origin, self.seed
         )
-        init = np.log(series_base(frame)) if self.offset else None
-        data = lgb.Dataset(
-            frame[FEATURES],
-            frame["units"].to_numpy(dtype=float),
-            init_score=init,
-            feature_name=FEATURES,
-            free_raw_data=True,
-        )
-        self.booster_ = lgb.train(self._booster_params(), data, num_boost_round=self.n_estimators)
-        self.n_training_rows_ = len(frame)
-        self.feature_importance_ = pd.Series(
-            self.booster_.feature_importance("gain"), index=FEATURES, name="gain"
-        ).sort_values(ascending=False)
+        self._train_booster(frame)
         self.snapshot_ = origin_snapshot(panel, len(panel.dates) - 1, self.horizon)
         return self
 

@@ -51,8 +51,6 @@ class RecursiveLGBMForecaster(LGBMForecaster):
     name = "lgbm_recursive"
 
     def fit(self, history: pd.DataFrame, events: pd.DataFrame | None = None, freq: str = "D"):  # noqa: ANN201
-        import lightgbm as lgb
-
         panel = build_panel(history, freq)
         self.freq_ = freq
         self.events_ = events
@@ -69,17 +67,7 @@ class RecursiveLGBMForecaster(LGBMForecaster):
         stride = 1
         origins = training_origins(panel, 1, stride, self.lookback)
         frame = training_frame(panel, self.calendar_, 1, origins, 1, self.seed)
-        init = np.log(series_base(frame)) if self.offset else None
-        data = lgb.Dataset(
-            frame[FEATURES],
-            frame["units"].to_numpy(dtype=float),
-            init_score=init,
-            feature_name=FEATURES,
-            free_raw_data=True,
-        )
-        self.booster_ = lgb.train(self._booster_params(), data, num_boost_round=self.n_estimators)
-        self.n_training_rows_ = len(frame)
-        self.feature_importance_ = pd.Series(self.booster_.feature_importance("gain"), index=FEATURES)
+        self._train_booster(frame)
         self.snapshot_ = origin_snapshot(panel, len(panel.dates) - 1, self.horizon)
         self.panel_ = _recent(panel)
         return self
