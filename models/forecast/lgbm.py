@@ -24,6 +24,7 @@ from features.forecast_frame import (
     FEATURES,
     MONOTONE,
     STEP,
+    SeriesPanel,
     build_panel,
     grid_features,
     origin_snapshot,
@@ -108,6 +109,20 @@ class LGBMForecaster:
             if name != "self"
         }
 
+    def _prepare(self, history: pd.DataFrame, events: pd.DataFrame | None, freq: str) -> SeriesPanel:
+        """The brand's series panel, and the calendar far enough ahead for every horizon."""
+        panel = build_panel(history, freq)
+        self.freq_ = freq
+        self.events_ = events
+        self.calendar_ = calendar_tables(
+            sorted(panel.keys["platform"].unique()),
+            panel.dates[0],
+            panel.end + STEP[freq] * max(CALENDAR_DAYS_AHEAD // (7 if freq == "W" else 1), self.horizon),
+            events,
+            freq,
+        )
+        return panel
+
     def _train_booster(self, frame: pd.DataFrame) -> None:
         """Fit the trees on a training frame (direct or one-step rows alike)."""
         import lightgbm as lgb
@@ -151,17 +166,7 @@ class LGBMForecaster:
     def fit(
         self, history: pd.DataFrame, events: pd.DataFrame | None = None, freq: str = "D"
     ) -> LGBMForecaster:
-
-        panel = build_panel(history, freq)
-        self.freq_ = freq
-        self.events_ = events
-        self.calendar_ = calendar_tables(
-            sorted(panel.keys["platform"].unique()),
-            panel.dates[0],
-            panel.end + STEP[freq] * max(CALENDAR_DAYS_AHEAD // (7 if freq == "W" else 1), self.horizon),
-            events,
-            freq,
-        )
+        panel = self._prepare(history, events, freq)
         origins = training_origins(panel, self.horizon, self.origin_stride, self.lookback)
         frame = training_frame(
             panel, self.calendar_, self.horizon, origins, self.horizons_per_origin, self.seed

@@ -21,7 +21,7 @@ from features.forecast_frame import (
     training_frame,
     training_origins,
 )
-from models.forecast.lgbm import CALENDAR_DAYS_AHEAD, LGBMForecaster, calendar_tables, series_base
+from models.forecast.lgbm import LGBMForecaster, series_base
 
 # history a step needs: last year's week around the target (364 + 3 days), a year of promotions
 KEEP_PERIODS = {"D": 400, "W": 60}
@@ -51,16 +51,7 @@ class RecursiveLGBMForecaster(LGBMForecaster):
     name = "lgbm_recursive"
 
     def fit(self, history: pd.DataFrame, events: pd.DataFrame | None = None, freq: str = "D"):  # noqa: ANN201
-        panel = build_panel(history, freq)
-        self.freq_ = freq
-        self.events_ = events
-        self.calendar_ = calendar_tables(
-            sorted(panel.keys["platform"].unique()),
-            panel.dates[0],
-            panel.end + STEP[freq] * max(CALENDAR_DAYS_AHEAD // (7 if freq == "W" else 1), self.horizon),
-            events,
-            freq,
-        )
+        panel = self._prepare(history, events, freq)
         # one-step rows from an origin every day: with every other day the single peak days (11.11,
         # 6.18) were never a target for half the events, and WAPE on the Double 11 window went
         # from 0.41 to 0.61 (northpeak, demo)
