@@ -43,6 +43,12 @@ def user_errors(command: Callable) -> Callable:
 
 
 DataDir = Annotated[Path, typer.Option("--data", help="data directory (DATA_CONTRACT.md)")]
+DaskScheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--dask", help="Dask scheduler address (tcp://host:8786, or local:N); default $DAIYUN_DASK_SCHEDULER"
+    ),
+]
 
 
 @app.command()
@@ -78,9 +84,7 @@ def train(
     brand: Annotated[list[str] | None, typer.Option("--brand", help="only these brands")] = None,
     tune: Annotated[int, typer.Option("--tune", help="Optuna trials (0: defaults)")] = 0,
     promote: Annotated[bool, typer.Option(help="allow the champion alias to move")] = True,
-    dask: Annotated[str | None, typer.Option(
-        "--dask", help="Dask scheduler address (tcp://host:8786, or local:N); default $DAIYUN_DASK_SCHEDULER"
-    )] = None,
+    dask: DaskScheduler = None,
 ) -> None:
     """Build features, fit, backtest, log to MLflow, register; promote only if it beats the champion."""
     from features.load import load

@@ -8,7 +8,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from training.cli import DataDir, app, console, out, user_errors
+from training.cli import DaskScheduler, DataDir, app, console, out, user_errors
 from training.output import write_answer
 
 
@@ -77,13 +77,7 @@ def backtest(
         str, typer.Option(help="ensemble members, comma separated: lgbm, lgbm_recursive, prophet")
     ] = "lgbm,prophet",
     out_file: Annotated[Path | None, typer.Option("--out", help="write the table (.csv or .parquet)")] = None,
-    dask: Annotated[
-        str | None,
-        typer.Option(
-            "--dask",
-            help="Dask scheduler address (tcp://host:8786, or local:N); default $DAIYUN_DASK_SCHEDULER",
-        ),
-    ] = None,
+    dask: DaskScheduler = None,
 ) -> None:
     """Rolling-origin backtest of the forecasters and baselines; prints and writes the metric table."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -171,13 +165,7 @@ def forecast(
     model: Annotated[
         str | None, typer.Option("--model", help="MLflow model URI instead of the champion")
     ] = None,
-    dask: Annotated[
-        str | None,
-        typer.Option(
-            "--dask",
-            help="Dask scheduler address (tcp://host:8786, or local:N); default $DAIYUN_DASK_SCHEDULER",
-        ),
-    ] = None,
+    dask: DaskScheduler = None,
 ) -> None:
     """Per platform, SKU and date: mean and quantiles, from the brand's champion and DIR's history."""
     from features.load import load
