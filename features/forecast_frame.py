@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from features.calendar import FLAG_COLUMNS
+
 STEP = {"D": pd.Timedelta(days=1), "W": pd.Timedelta(weeks=1)}
 SEASON = {"D": 7, "W": 52}
 LAST_YEAR = {"D": 364, "W": 52}
@@ -45,26 +47,8 @@ HISTORY_COLUMNS = [
     "on_promo",
     "in_stock",
 ]
-CALENDAR_FEATURES = [
-    "is_holiday",
-    "is_makeup_workday",
-    "is_weekend",
-    "is_day_off",
-    "ev_cny_festival",
-    "ev_cny_slowdown",
-    "ev_38",
-    "ev_618",
-    "ev_99",
-    "ev_double11",
-    "ev_double12",
-    "ev_custom",
-    "phase_presale",
-    "phase_peak",
-    "phase_day",
-    "is_event",
-    "days_to_next_peak",
-    "days_since_last_peak",
-]
+# the calendar's own columns, in its order (the trees read features by position)
+CALENDAR_FEATURES = [*FLAG_COLUMNS, "days_to_next_peak", "days_since_last_peak"]
 STAT_FEATURES = [
     "level_short",
     "level_mid",

@@ -13,17 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-EVENT_COLUMNS = [
-    "ev_cny_festival",
-    "ev_cny_slowdown",
-    "ev_38",
-    "ev_618",
-    "ev_99",
-    "ev_double11",
-    "ev_double12",
-    "ev_custom",
-]
-PHASES = ["phase_presale", "phase_peak", "phase_day"]
+from features.calendar import EVENT_FLAG_COLUMNS, PHASE_COLUMNS
+
+EVENT_COLUMNS = EVENT_FLAG_COLUMNS
+PHASES = PHASE_COLUMNS
 WAIT_DAYS = 5  # shoppers hold off before a pre-sale opens
 HANGOVER_DAYS = 5
 
