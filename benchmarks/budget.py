@@ -41,10 +41,10 @@ sys.path.insert(0, str(REPO))
 SHARED = REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results" / "budget.md"
 
-from features.load import load  # noqa: E402
-from models.budget.curves import ChannelCurves  # noqa: E402
-from models.budget.optimizer import max_revenue  # noqa: E402
-from training.train_budget import ATTRIBUTION_DISCOUNT, DEFAULT_TRIALS, PRIOR_WEIGHT, fit_brand  # noqa: E402
+from daiyun.features.load import load  # noqa: E402
+from daiyun.models.budget.curves import ChannelCurves  # noqa: E402
+from daiyun.models.budget.optimizer import max_revenue  # noqa: E402
+from daiyun.training.trainers.budget import ATTRIBUTION_DISCOUNT, DEFAULT_TRIALS, PRIOR_WEIGHT, fit_brand  # noqa: E402
 
 MULTIPLES = (0.5, 1.0, 2.0)
 
@@ -328,7 +328,7 @@ def main() -> None:
         for seed in seeds:
             data_dir = Path(args.data) if seed == seeds[0] else Path(f"/tmp/daiyun-budget-demo-seed{seed}")
             if not (data_dir / "sales.parquet").exists():
-                from features.simulate import write_sample
+                from daiyun.features.simulator.world import write_sample
 
                 write_sample(data_dir, size="demo", seed=seed)
             for weight in (PRIOR_WEIGHT, 0.0):

@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/data_pipeline.py [--size large] [--keep DIR]
 
 Each stage runs in a fresh process (so its peak resident memory is its own): the simulator at
-sizes small, demo and the asked size (default large), then `features.load.load` and the forecast
-feature frame (`features.forecast_frame`: brand history -> panel -> training rows, with the
+sizes small, demo and the asked size (default large), then `daiyun.features.load.load` and the forecast
+feature frame (`daiyun.features.forecast_frame`: brand history -> panel -> training rows, with the
 settings of the LightGBM forecaster) on that sample. Rows per second count the rows each stage
 produces. Wall time on a shared machine depends on the neighbours, so CPU time is shown as well.
 Prints a markdown table and writes it to benchmarks/results/data_pipeline.md.
@@ -43,7 +43,7 @@ def _rss_mb() -> float:
 def _stage_sample(directory: str, size: str) -> tuple[int, str]:
     import pyarrow.parquet as pq
 
-    from features.simulate import write_sample
+    from daiyun.features.simulator.world import write_sample
 
     write_sample(directory, size=size, seed=7, progress=False)
     rows = pq.ParquetFile(Path(directory) / "sales.parquet").metadata.num_rows
@@ -52,7 +52,7 @@ def _stage_sample(directory: str, size: str) -> tuple[int, str]:
 
 
 def _stage_load(directory: str) -> tuple[int, str]:
-    from features.load import load
+    from daiyun.features.load import load
 
     dataset = load(directory)
     return len(
@@ -61,9 +61,9 @@ def _stage_load(directory: str) -> tuple[int, str]:
 
 
 def _features_after_load(directory: str, clock: list[float]) -> tuple[int, str]:
-    from features import forecast_frame as ff
-    from features.calendar import calendar_frame
-    from features.load import load
+    from daiyun.features import forecast_frame as ff
+    from daiyun.features.calendar import calendar_frame
+    from daiyun.features.load import load
 
     dataset = load(directory)
     clock.append(time.perf_counter())

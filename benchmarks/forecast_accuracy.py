@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results" / "forecast_accuracy.md"
 
-from features.dataset import Dataset  # noqa: E402
-from training.backtest import BacktestConfig, run_backtest  # noqa: E402
-from training.metrics import wape  # noqa: E402
-from training.train_forecast import default_config, fit_bundle  # noqa: E402
+from daiyun.features.dataset import Dataset  # noqa: E402
+from daiyun.training.trainers.backtest import BacktestConfig, run_backtest  # noqa: E402
+from daiyun.training.trainers.forecast import default_config, fit_bundle  # noqa: E402
+from daiyun.training.trainers.metrics import wape  # noqa: E402
 
 MODELS = ["naive", "seasonal_naive", "moving_average", "prophet", "lgbm", "lgbm_recursive", "ensemble"]
 
@@ -60,10 +60,10 @@ def markdown(frame: pd.DataFrame) -> str:
 
 # ------------------------------------------------------------------------------------------ demo
 def demo(data: Path, brands: list[str] | None) -> tuple[list[pd.DataFrame], list[str]]:
-    from features.load import load
+    from daiyun.features.load import load
 
     if not (data / "sales.parquet").exists():
-        from features.simulate import write_sample
+        from daiyun.features.simulator.world import write_sample
 
         write_sample(data, size="demo", seed=7)
     dataset = load(data)

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "forecast_speed.md"
 
-from features.forecast_frame import brand_history  # noqa: E402
-from training.backtest import run_backtest  # noqa: E402
-from training.train_forecast import default_config, fit_bundle  # noqa: E402
+from daiyun.features.forecast_frame import brand_history  # noqa: E402
+from daiyun.training.trainers.backtest import run_backtest  # noqa: E402
+from daiyun.training.trainers.forecast import default_config, fit_bundle  # noqa: E402
 
 
 def timed(function, repeat: int, clock=time.perf_counter) -> np.ndarray:  # noqa: ANN001
@@ -41,10 +41,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "demo")
     parser.add_argument("--brand", default=None)
     args = parser.parse_args()
-    from features.load import load
+    from daiyun.features.load import load
 
     if not (args.data / "sales.parquet").exists():
-        from features.simulate import write_sample
+        from daiyun.features.simulator.world import write_sample
 
         write_sample(args.data, size="demo", seed=7)
     began = time.perf_counter()
@@ -86,7 +86,7 @@ def main() -> None:
     del lgbm_only
 
     # Prophet alone: fits per second on the brand's biggest series
-    from models.forecast.members import ProphetTopSeries
+    from daiyun.models.forecast.members import ProphetTopSeries
 
     top = 10
     began = time.perf_counter()

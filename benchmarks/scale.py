@@ -41,7 +41,7 @@ def _store(directory: Path) -> None:
 def _brand_metrics() -> dict[str, dict[str, float]]:
     import mlflow
 
-    from training.tracking import tracking_uri
+    from daiyun.training.tracking import tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri())
     runs = mlflow.search_runs(experiment_names=["daiyun-forecast"])
@@ -57,12 +57,12 @@ def _warm() -> None:
     import mlflow  # noqa: F401
     import prophet  # noqa: F401
 
-    import models.forecast.prophet_model  # noqa: F401
-    import training.train_forecast  # noqa: F401
+    import daiyun.models.forecast.prophet_model  # noqa: F401
+    import daiyun.training.trainers.forecast  # noqa: F401
 
 
 def _rss_mb() -> float:
-    from training.remote_runs import peak_rss_mb
+    from daiyun.training.cluster.remote_runs import peak_rss_mb
 
     return peak_rss_mb()
 
@@ -77,9 +77,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULT))
     args = parser.parse_args()
 
-    from features.load import load
-    from features.simulate import write_sample
-    from training.train_forecast import default_config, train_family
+    from daiyun.features.load import load
+    from daiyun.features.simulator.world import write_sample
+    from daiyun.training.trainers.forecast import default_config, train_family
 
     data = Path(args.data)
     if not (data / "sales.parquet").exists():
@@ -103,11 +103,11 @@ def main() -> None:
     print(f"brands {brands}: {series:,} series, {sales_rows:,} rows; {config.key()} members {members}")
 
     # ---- local: this one process (Prophet's joblib kept in it, as on a worker)
-    from training.executor import joblib_sequential
+    from daiyun.training.cluster.executor import joblib_sequential
 
     _store(work / "local")
     _warm()
-    from training.remote_runs import cpu_seconds
+    from daiyun.training.cluster.remote_runs import cpu_seconds
 
     started, cpu_started = time.perf_counter(), cpu_seconds()
     with joblib_sequential():
@@ -121,8 +121,8 @@ def main() -> None:
     # ---- cluster: two single-threaded worker processes on this machine
     from distributed import LocalCluster
 
-    from training.executor import DaskExecutor
-    from training.remote_runs import train_on_cluster
+    from daiyun.training.cluster.executor import DaskExecutor
+    from daiyun.training.cluster.remote_runs import train_on_cluster
 
     _store(work / "cluster")
     results = []

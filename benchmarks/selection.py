@@ -33,12 +33,11 @@ sys.path.insert(0, str(REPO))
 SHARED = REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results" / "selection.md"
 
-from features.load import load  # noqa: E402
-from features.selection_frame import OPTIONAL_FEATURES, selection_frame  # noqa: E402
-from models.selection.matrix import default_features  # noqa: E402
-from models.selection.scorer import KINDS, SelectionModel  # noqa: E402
-from training.selection_metrics import ranking_metrics  # noqa: E402
-from training.train_selection import (  # noqa: E402
+from daiyun.features.load import load  # noqa: E402
+from daiyun.features.selection_frame import OPTIONAL_FEATURES, selection_frame  # noqa: E402
+from daiyun.models.selection.matrix import default_features  # noqa: E402
+from daiyun.models.selection.scorer import KINDS, SelectionModel  # noqa: E402
+from daiyun.training.trainers.selection import (  # noqa: E402
     SelectionConfig,
     backtest,
     brand_frame,
@@ -46,6 +45,7 @@ from training.train_selection import (  # noqa: E402
     summarise,
     training_dates,
 )
+from daiyun.training.trainers.selection_metrics import ranking_metrics  # noqa: E402
 
 K = 20
 COLUMNS = ["dataset", "rule", "ndcg_at_20", "captured_revenue_at_20", "precision_at_20", "groups"]
@@ -83,7 +83,7 @@ def _verdict(table: pd.DataFrame) -> str:
 def demo(directory: Path, config: SelectionConfig) -> tuple[pd.DataFrame, str]:
     """Model, baselines and oracle on the demo's future period, against truth/future_value."""
     if not (directory / "sales.parquet").exists():
-        from features.simulate import write_sample
+        from daiyun.features.simulator.world import write_sample
 
         write_sample(directory, size="demo", seed=7)
     dataset = load(directory)

@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results" / "serving.md"
+RESULTS = REPO / "benchmarks" / "results" / "daiyun.serving.md"
 KEY = "daiyun-benchmark-key"
 CONCURRENCY = (1, 8)
 ROUNDS = 4
@@ -59,7 +59,7 @@ def started_server(workers: int, timeout: float = 300) -> Iterator[str]:
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"daiyun-bench-serve-{port}.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", "serving.service:Daiyun", "--port", str(port),
+            [sys.executable, "-m", "bentoml", "serve", "daiyun.serving.service:Daiyun", "--port", str(port),
              "--host", "127.0.0.1", "--working-dir", str(REPO)],
             env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -1,11 +1,11 @@
 """Data in, model inputs out: the contract, loading, validation, calendar, simulator, feature frames."""
 
-from features.dataset import Dataset
-from features.errors import ContractError, NotFoundError, RequestError
+from daiyun.features.dataset import Dataset
+from daiyun.features.errors import ContractError, NotFoundError, RequestError
 
 
 def load(directory, brands=None):  # noqa: ANN001, ANN201 - thin re-export, typed in features.load
-    from features.load import load as _load
+    from daiyun.features.load import load as _load
 
     return _load(directory, brands=brands)
 

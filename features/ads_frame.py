@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from features.dataset import Dataset
-from features.errors import NotFoundError
+from daiyun.features.dataset import Dataset
+from daiyun.features.errors import NotFoundError
 
 PROMO_COLUMNS = ["sellable_weight", "promo_share", "mean_discount"]
 
@@ -104,7 +104,7 @@ def ads_frame(dataset: Dataset, brand: str, calendar: pd.DataFrame | None = None
     """Rows (platform, date) over the brand's ads dates; columns platform, date, revenue, promo
     levels, calendar flags and one spend column per channel (named after the channel).
 
-    `calendar` (as `features.calendar.calendar_frame`) is built for the brand when not given.
+    `calendar` (as `daiyun.features.calendar.calendar_frame`) is built for the brand when not given.
     Platforms with ad channels only: a platform without ads has nothing to attribute.
     """
     data = dataset.for_brand(brand)
@@ -127,7 +127,7 @@ def ads_frame(dataset: Dataset, brand: str, calendar: pd.DataFrame | None = None
         else:  # a channel on a platform the sales table does not cover: nothing to fit against
             continue
         if calendar is None:
-            from features.calendar import calendar_frame
+            from daiyun.features.calendar import calendar_frame
 
             platform_calendar = calendar_frame(
                 start, end, events=data.events, brand=brand, platform=platform, freq=freq

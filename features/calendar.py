@@ -13,7 +13,7 @@ Sources. Official holidays and make-up workdays (调休) come from `chinese_cale
 it has (2004-2026 in chinese-calendar 1.11). Other years fall back to `holidays.China`, which knows
 the days off but not the make-up workdays: `is_makeup_workday` is 0 there because it is unknown,
 not because there is none (the State Council publishes them each November). The e-commerce events
-are the built-in table of `features.ecommerce_events`, plus the user's `events` table.
+are the built-in table of `daiyun.features.ecommerce_events`, plus the user's `events` table.
 
 User events (DATA_CONTRACT.md, table `events`) add to or override the built-in calendar:
 
@@ -49,14 +49,14 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from features.ecommerce_events import (
+from daiyun.features.ecommerce_events import (
     EVENT_COLUMNS,
     PHASE_ORDER,
     builtin_windows,
     canonical_name,
     canonical_phase,
 )
-from features.errors import ContractError, RequestError
+from daiyun.features.errors import ContractError, RequestError
 
 MAX_DAYS = 90  # cap of days_to_next_peak / days_since_last_peak: beyond a quarter it says nothing
 FREQUENCIES = ("D", "W")

@@ -2,7 +2,7 @@
 
 `check_table` turns a raw frame (as read from CSV or Parquet) into typed columns or raises one
 `ContractError` naming the file, the column, the rule, the offending rows and a fix. Rules that
-need two tables (unknown brand, unknown SKU, channel shared by platforms) live in `features.load`.
+need two tables (unknown brand, unknown SKU, channel shared by platforms) live in `daiyun.features.load`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.errors import ContractError
+from daiyun.features.errors import ContractError
 
 
 @dataclass(frozen=True)

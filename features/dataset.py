@@ -1,6 +1,6 @@
-"""The typed dataset object every stage downstream of `features.load` takes.
+"""The typed dataset object every stage downstream of `daiyun.features.load` takes.
 
-Frames are already validated and normalised (see `features.load`), so models never re-check
+Frames are already validated and normalised (see `daiyun.features.load`), so models never re-check
 or re-read files. Column types after loading:
 
 sales       date (datetime64[ns]), brand, platform, sku_id (str), units, revenue, price,
@@ -15,7 +15,7 @@ products    brand, sku_id, category, subcategory (str, "unknown" when absent), l
 ads         date, brand, platform, channel, spend, impressions, clicks, attributed_revenue
             (NaN when absent). Empty frame with those columns when there is no ads file.
 events      name, start, end, phase, platform, brand: the user's events table only (the
-            built-in calendar lives in `features.calendar`). Blank platform/brand is "".
+            built-in calendar lives in `daiyun.features.calendar`). Blank platform/brand is "".
 promotions  brand, platform, sku_id, start, end, discount, price, mechanic.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.errors import NotFoundError
+from daiyun.features.errors import NotFoundError
 
 SALES_COLUMNS = [
     "date", "brand", "platform", "sku_id", "units", "revenue", "price", "list_price",

@@ -8,7 +8,7 @@
     double11      day       2025-11-11  2025-11-11  2025
 
 Names are the ones the `events` table of DATA_CONTRACT.md uses (`618`, `double11`, ...), so a user
-row with the same name overrides a built-in window (see `features.calendar`). The dates are the
+row with the same name overrides a built-in window (see `daiyun.features.calendar`). The dates are the
 industry-wide defaults; platforms move them every year (Tmall's Double 11 presale started Oct 14 in
 2024), which is what the user's events table is for.
 """

@@ -10,7 +10,7 @@ come in three kinds, and only the first two may look at sales:
   days / 52 weeks back, always on or before T for horizons under 300 days), the latest values of the
   same weekday on or before T.
 * inputs known in advance for T + h: price, discount depth, the promotion plan (on promotion, days
-  into it, days since one ended), calendar and e-commerce event phases (`features.calendar`).
+  into it, days since one ended), calendar and e-commerce event phases (`daiyun.features.calendar`).
 
 The same `grid_features` builds training rows (plan = what happened) and serving rows (plan = the
 planner's promotions), so training and serving cannot drift apart. Cold start: a series with less
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.calendar import FLAG_COLUMNS
+from daiyun.features.calendar import FLAG_COLUMNS
 
 STEP = {"D": pd.Timedelta(days=1), "W": pd.Timedelta(weeks=1)}
 SEASON = {"D": 7, "W": 52}
@@ -420,7 +420,7 @@ def grid_features(
     """Feature rows for `series` (indices into the snapshot) x horizons 1..H, H = price.shape[1].
 
     price/discount/on_promo: (len(series), H) arrays, the plan for T+1..T+H. `calendar` maps a
-    platform to its `features.calendar.calendar_frame` indexed by date. Rows are series-major; with
+    platform to its `daiyun.features.calendar.calendar_frame` indexed by date. Rows are series-major; with
     `cells` = (row positions into `series`, horizons 1..H) only those (series, h) rows are built.
     """
     n, horizon = price.shape
@@ -617,7 +617,7 @@ def plan_for(snapshot: OriginSnapshot, future: pd.DataFrame) -> dict[str, np.nda
     the furthest date asked, and for every requested row its series position and horizon. A day
     without a price is assumed at the regular price, without promotion.
     """
-    from features.errors import NotFoundError, RequestError
+    from daiyun.features.errors import NotFoundError, RequestError
 
     index = snapshot.series_index()
     row_series = index.get_indexer(pd.MultiIndex.from_frame(future[SERIES_KEYS].astype(str)))

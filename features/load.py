@@ -1,6 +1,6 @@
 """Read a data directory, check every rule of DATA_CONTRACT.md, and return the normalised `Dataset`.
 
-The only edge that reads data files. Per-table rules are in `features.contract`; here are the
+The only edge that reads data files. Per-table rules are in `daiyun.features.contract`; here are the
 rules across tables (unknown brand or SKU, a channel on two platforms), frequency inference per
 brand, and the filling of zero-sales days, all vectorised (a demo directory has ~1.5M rows).
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract import ADS, EVENTS, PRODUCTS, PROMOTIONS, SALES, Table, check_table, shown
-from features.dataset import (
+from daiyun.features.contract import ADS, EVENTS, PRODUCTS, PROMOTIONS, SALES, Table, check_table, shown
+from daiyun.features.dataset import (
     ADS_COLUMNS,
     EVENTS_COLUMNS,
     PRODUCTS_COLUMNS,
@@ -24,7 +24,7 @@ from features.dataset import (
     SERIES_KEYS,
     Dataset,
 )
-from features.errors import ContractError, NotFoundError
+from daiyun.features.errors import ContractError, NotFoundError
 
 MAX_GRID_ROWS = 30_000_000  # ~2 GB of sales frame: beyond this a stray date is likelier than real data
 MAX_HOLE_DAYS = 400  # longer than any real pause of a whole brand
@@ -35,7 +35,7 @@ _EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
 
 def load(directory: str | Path, brands: Iterable[str] | str | None = None) -> Dataset:
-    """All contract tables of `directory`, validated and normalised (see `features.dataset`).
+    """All contract tables of `directory`, validated and normalised (see `daiyun.features.dataset`).
 
     `brands` keeps only those brands (an unknown brand is a NotFoundError). Raises one
     ContractError for the first rule a file breaks.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.dataset import Dataset
+from daiyun.features.dataset import Dataset
 
 WINDOW_DAYS = (7, 28, 91, 365)
 KEYS = ["brand", "platform", "sku_id", "as_of"]
@@ -209,7 +209,7 @@ def default_event_windows(
     dataset: Dataset, brand: str, start: pd.Timestamp, end: pd.Timestamp
 ) -> pd.DataFrame:
     """The shared calendar's event phase windows (built-in events plus the brand's own)."""
-    from features.calendar import event_windows
+    from daiyun.features.calendar import event_windows
 
     return event_windows(start, end, events=dataset.events, brand=brand)
 

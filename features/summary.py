@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from features.dataset import Dataset
+from daiyun.features.dataset import Dataset
 
 
 def brand_summary(dataset: Dataset) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The inference API: every brand's champions behind one BentoML service (`serving.service:Daiyun`).
+"""The inference API: every brand's champions behind one BentoML service (`daiyun.serving.service:Daiyun`).
 
 service.py      the BentoML service: loads champions once, checks keys, answers
 schemas.py      request and response bodies (pydantic)

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serving.champions import Champion
-from serving.forecast_table import ForecastTable
-from serving.schemas import (
+from daiyun.serving.champions import Champion
+from daiyun.serving.forecast_table import ForecastTable
+from daiyun.serving.schemas import (
     BudgetRequest,
     BudgetResponse,
     ForecastRequest,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from features.errors import RequestError
+from daiyun.features.errors import RequestError
 
 logger = logging.getLogger("bentoml.daiyun")
 
@@ -152,7 +152,7 @@ def _split_name(name: str) -> tuple[str, str] | None:
 
 def load_from_registry() -> ChampionSet:
     """Every registered daiyun champion from the MLflow registry (MLFLOW_TRACKING_URI or mlflow/)."""
-    from training.registry import champion_info, list_models, load_bundle, model_name
+    from daiyun.training.registry import champion_info, list_models, load_bundle, model_name
 
     champions: list[Champion] = []
     failures: list[LoadFailure] = []

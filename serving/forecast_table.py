@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from serving.schemas import ForecastRow, ForecastTotal
+from daiyun.serving.schemas import ForecastRow, ForecastTotal
 
 KEY_FIELDS = ("platform", "sku_id", "category")
 DECIMALS = 4

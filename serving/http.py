@@ -13,8 +13,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from serving.auth import AuthError, KeyRing
-from serving.champions import ChampionSet
+from daiyun.serving.auth import AuthError, KeyRing
+from daiyun.serving.champions import ChampionSet
 
 logger = logging.getLogger("bentoml.daiyun")
 

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import RequestError
-from serving.forecast_table import ForecastTable
-from serving.schemas import quantile_column
+from daiyun.features.errors import RequestError
+from daiyun.serving.forecast_table import ForecastTable
+from daiyun.serving.schemas import quantile_column
 
 logger = logging.getLogger("bentoml.daiyun")
 
@@ -129,7 +129,7 @@ def precompute_champions(champion_set: Any) -> None:
     reported as failed instead of served."""
     from dataclasses import replace
 
-    from serving.champions import LoadFailure, describe_error
+    from daiyun.serving.champions import LoadFailure, describe_error
 
     for champion in champion_set.champions:
         if champion.family != "forecast":

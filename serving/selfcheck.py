@@ -13,8 +13,8 @@ import logging
 
 import pandas as pd
 
-from features.errors import RequestError
-from serving.champions import Champion, ChampionSet, LoadFailure, describe_error
+from daiyun.features.errors import RequestError
+from daiyun.serving.champions import Champion, ChampionSet, LoadFailure, describe_error
 
 logger = logging.getLogger("bentoml.daiyun")
 

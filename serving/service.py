@@ -20,19 +20,19 @@ from typing import Any
 import bentoml
 from starlette.responses import JSONResponse, Response
 
-from features.errors import RequestError
-from serving.answers import budget_answer, forecast_json, score_answer
-from serving.auth import AuthError, KeyRing, require_brand
-from serving.champions import (
+from daiyun.features.errors import RequestError
+from daiyun.serving.answers import budget_answer, forecast_json, score_answer
+from daiyun.serving.auth import AuthError, KeyRing, require_brand
+from daiyun.serving.champions import (
     PACKED_MODEL,
     ChampionSet,
     choose_source,
     load_from_registry,
     read_snapshot,
 )
-from serving.http import RUNTIME, Guard, error_response
-from serving.precompute import precompute_champions
-from serving.schemas import (
+from daiyun.serving.http import RUNTIME, Guard, error_response
+from daiyun.serving.precompute import precompute_champions
+from daiyun.serving.schemas import (
     BudgetRequest,
     BudgetResponse,
     ForecastRequest,
@@ -43,7 +43,7 @@ from serving.schemas import (
     ScoreResponse,
     ServedModel,
 )
-from serving.selfcheck import self_check
+from daiyun.serving.selfcheck import self_check
 
 logger = logging.getLogger("bentoml.daiyun")
 

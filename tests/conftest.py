@@ -14,7 +14,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`daiyun sample --size small --seed 3`, written once for the whole session (read-only by convention)."""
-    from features.simulate import write_sample
+    from daiyun.features.simulator.world import write_sample
 
     directory = tmp_path_factory.mktemp("sample") / "small"
     write_sample(directory, size="small", seed=3)
@@ -23,7 +23,7 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def dataset(sample_dir: Path):
-    from features.load import load
+    from daiyun.features.load import load
 
     return load(sample_dir)
 

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.budget.bundle import BudgetBundle
-from models.selection.bundle import SelectionBundle
-from models.selection.matrix import default_features
-from training.train_budget import fit_brand
-from training.train_selection import brand_frame, fit_bundle
-from training.workbench import quick_config
+from daiyun.models.budget.bundle import BudgetBundle
+from daiyun.models.selection.bundle import SelectionBundle
+from daiyun.models.selection.matrix import default_features
+from daiyun.training.trainers.budget import fit_brand
+from daiyun.training.trainers.selection import brand_frame, fit_bundle
+from daiyun.training.workbench import quick_config
 
 START, END = "2026-10-16", "2026-11-14"
 AS_OF = "2026-10-15"
@@ -167,7 +167,7 @@ def test_selection_pickle_and_with_history_drop_the_cache(selection: SelectionBu
 
 
 def test_selection_second_call_reuses_the_features(selection: SelectionBundle, monkeypatch) -> None:  # noqa: ANN001
-    import models.selection.bundle as selection_module
+    import daiyun.models.selection.bundle as selection_module
 
     fresh = pickle.loads(pickle.dumps(selection))  # a pickle round trip starts with an empty cache
     builds = []

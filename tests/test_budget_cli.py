@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from training.cli import app
+from daiyun.training.cli.app import app
 
 BRAND = "glowlab"
 
@@ -19,8 +19,8 @@ BRAND = "glowlab"
 def test_train_gate_and_recommend(dataset, sample_dir, mlflow_store, tmp_path) -> None:  # noqa: ANN001
     from mlflow import MlflowClient
 
-    from training.registry import champion_info
-    from training.train_budget import train_family
+    from daiyun.training.registry import champion_info
+    from daiyun.training.trainers.budget import train_family
 
     lines = list(train_family(dataset, [BRAND], tune=3, promote=True))
     assert len(lines) == 1 and "champion (no champion yet)" in lines[0]

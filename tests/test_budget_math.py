@@ -8,13 +8,19 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize
 
-from features.dataset import EVENTS_COLUMNS
-from features.errors import NotFoundError, RequestError
-from models.budget.bundle import BudgetBundle
-from models.budget.curves import ChannelCurves, geometric_adstock, hill, hill_curvature, hill_derivative
-from models.budget.optimizer import max_revenue, target_roi
-from models.budget.plan import daily_weights, pacing_index, phase_labels
-from models.budget.response import ResponseModel
+from daiyun.features.dataset import EVENTS_COLUMNS
+from daiyun.features.errors import NotFoundError, RequestError
+from daiyun.models.budget.bundle import BudgetBundle
+from daiyun.models.budget.curves import (
+    ChannelCurves,
+    geometric_adstock,
+    hill,
+    hill_curvature,
+    hill_derivative,
+)
+from daiyun.models.budget.optimizer import max_revenue, target_roi
+from daiyun.models.budget.plan import daily_weights, pacing_index, phase_labels
+from daiyun.models.budget.response import ResponseModel
 
 CHANNELS = ["tmall_ztc", "tmall_wxt", "jd_kuaiche", "douyin_qianchuan", "pdd_search", "xhs_juguang"]
 

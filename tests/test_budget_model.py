@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from features.ads_frame import ads_frame, attributed_roi, channel_platforms
-from models.budget.curves import ChannelCurves
-from training.train_budget import fit_brand
+from daiyun.features.ads_frame import ads_frame, attributed_roi, channel_platforms
+from daiyun.models.budget.curves import ChannelCurves
+from daiyun.training.trainers.budget import fit_brand
 
 PERIOD = pd.date_range("2026-10-16", "2026-11-14", freq="D")
 

@@ -6,9 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.calendar import COLUMNS, FLAG_COLUMNS, calendar_frame, event_windows, official_days, peak_days
-from features.ecommerce_events import LUNAR_NEW_YEAR, builtin_table
-from features.errors import ContractError, RequestError
+from daiyun.features.calendar import (
+    COLUMNS,
+    FLAG_COLUMNS,
+    calendar_frame,
+    event_windows,
+    official_days,
+    peak_days,
+)
+from daiyun.features.ecommerce_events import LUNAR_NEW_YEAR, builtin_table
+from daiyun.features.errors import ContractError, RequestError
 
 
 def day(frame: pd.DataFrame, date: str) -> pd.Series:

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import ContractError
-from features.load import load
+from daiyun.features.errors import ContractError
+from daiyun.features.load import load
 
 
 def good_sales(**changes: list) -> pd.DataFrame:

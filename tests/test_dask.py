@@ -25,7 +25,7 @@ def executor():
     import cloudpickle
     from distributed import LocalCluster
 
-    from training.executor import DaskExecutor
+    from daiyun.training.cluster.executor import DaskExecutor
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import this file
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
@@ -35,7 +35,7 @@ def executor():
 
 def _config(members=("lgbm",)):
     # Prophet on the workers is the same code; its joblib route is tested on its own below
-    from training.backtest import BacktestConfig
+    from daiyun.training.trainers.backtest import BacktestConfig
 
     lgbm = {"n_estimators": 15, "lookback": 365, "origin_stride": 28, "horizons_per_origin": 4}
     return BacktestConfig(windows=1, horizon=14, members=members, baselines=("seasonal_naive",),
@@ -51,7 +51,7 @@ def _use_store(monkeypatch, directory) -> None:
 def _brand_runs() -> pd.DataFrame:
     import mlflow
 
-    from training.tracking import tracking_uri
+    from daiyun.training.tracking import tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri())
     runs = mlflow.search_runs(experiment_names=["daiyun-forecast"])
@@ -61,9 +61,9 @@ def _brand_runs() -> pd.DataFrame:
 
 
 def test_cluster_training_matches_local_and_logs_each_brand_once(dataset, executor, tmp_path, monkeypatch):
-    from training.registry import champion_info, load_champion
-    from training.remote_runs import REASON_TOKEN, VERSION_TOKEN, train_on_cluster
-    from training.train_forecast import train_family
+    from daiyun.training.cluster.remote_runs import REASON_TOKEN, VERSION_TOKEN, train_on_cluster
+    from daiyun.training.registry import champion_info, load_champion
+    from daiyun.training.trainers.forecast import train_family
 
     config = _config()
     _use_store(monkeypatch, tmp_path / "local")
@@ -102,8 +102,8 @@ def test_cluster_training_matches_local_and_logs_each_brand_once(dataset, execut
 
 
 def test_large_brand_trains_lightgbm_on_the_cluster(dataset, executor, tmp_path, monkeypatch):
-    from training.backtest import run_backtest
-    from training.remote_runs import train_on_cluster
+    from daiyun.training.cluster.remote_runs import train_on_cluster
+    from daiyun.training.trainers.backtest import run_backtest
 
     monkeypatch.setenv("DAIYUN_DASK_LGBM_ROWS", "0")  # this tiny brand's frames count as large
     config = _config()
@@ -120,9 +120,9 @@ def test_large_brand_trains_lightgbm_on_the_cluster(dataset, executor, tmp_path,
 
 
 def test_backtest_and_forecast_work_on_the_cluster(dataset, executor):
-    from training import cluster_commands
-    from training.backtest import run_backtest
-    from training.train_forecast import fit_bundle
+    from daiyun.training.cli import cluster as cluster_commands
+    from daiyun.training.trainers.backtest import run_backtest
+    from daiyun.training.trainers.forecast import fit_bundle
 
     config = _config()
     remote = cluster_commands.backtests(executor, dataset, ["glowlab"], config)["glowlab"].result()
@@ -139,8 +139,8 @@ def test_the_cli_trains_on_the_cluster(sample_dir, executor, mlflow_store):
     import mlflow
     from typer.testing import CliRunner
 
-    from training.cli import app
-    from training.registry import champion_info
+    from daiyun.training.cli.app import app
+    from daiyun.training.registry import champion_info
 
     args = ["train", "budget", "--data", str(sample_dir), "--brand", "glowlab", "--tune", "2"]
     result = CliRunner().invoke(app, [*args, "--dask", executor.address])
@@ -158,8 +158,8 @@ def test_the_cli_trains_on_the_cluster(sample_dir, executor, mlflow_store):
 def test_backtest_and_forecast_commands_take_dask(dataset, sample_dir, executor, mlflow_store, tmp_path):
     from typer.testing import CliRunner
 
-    from training.cli import app
-    from training.train_forecast import train_family
+    from daiyun.training.cli.app import app
+    from daiyun.training.trainers.forecast import train_family
 
     runner = CliRunner()
     data = ["--data", str(sample_dir)]
@@ -185,9 +185,9 @@ def test_backtest_and_forecast_commands_take_dask(dataset, sample_dir, executor,
 def test_prophet_fits_follow_the_cluster(dataset, executor):
     from joblib import Parallel, delayed
 
-    import models.forecast.prophet_model as prophet_model
-    from features.forecast_frame import brand_history
-    from models.forecast.members import ProphetTopSeries
+    import daiyun.models.forecast.prophet_model as prophet_model
+    from daiyun.features.forecast_frame import brand_history
+    from daiyun.models.forecast.members import ProphetTopSeries
 
     full = brand_history(dataset, "glowlab")
     history = full.loc[full["date"] <= "2026-09-01"]
@@ -208,7 +208,7 @@ def _toy(trial) -> float:
 
 
 def test_optuna_trials_shared_by_the_workers(executor, tmp_path):
-    from training.optuna_storage import optimize_on_cluster
+    from daiyun.training.cluster.optuna_storage import optimize_on_cluster
 
     study = optimize_on_cluster(executor, _toy, "toy", n_trials=8, storage=tmp_path / "journal.log")
     assert sorted(t.number for t in study.trials) == list(range(8))
@@ -217,7 +217,7 @@ def test_optuna_trials_shared_by_the_workers(executor, tmp_path):
 
 
 def test_without_the_option_everything_runs_here(monkeypatch):
-    from training.executor import LocalExecutor, executor_from
+    from daiyun.training.cluster.executor import LocalExecutor, executor_from
 
     monkeypatch.delenv("DAIYUN_DASK_SCHEDULER", raising=False)
     with executor_from(None) as executor:
@@ -231,7 +231,7 @@ def test_without_the_option_everything_runs_here(monkeypatch):
 def test_a_wrong_address_is_one_clear_error(sample_dir, monkeypatch):
     from typer.testing import CliRunner
 
-    from training.cli import app
+    from daiyun.training.cli.app import app
 
     monkeypatch.setenv("DAIYUN_DASK_TIMEOUT", "1")
     runner = CliRunner()
@@ -246,8 +246,8 @@ def test_a_wrong_address_is_one_clear_error(sample_dir, monkeypatch):
 
 
 def test_the_client_fills_in_the_real_champion_decision():
-    from training.registry import GateDecision
-    from training.remote_runs import REASON_TOKEN, VERSION_TOKEN, fill_line
+    from daiyun.training.cluster.remote_runs import REASON_TOKEN, VERSION_TOKEN, fill_line
+    from daiyun.training.registry import GateDecision
 
     kept = GateDecision(False, "3", "does not beat champion v2 0.41", 0.5, 0.41, "2")
     won = GateDecision(True, "4", "no champion yet", 0.5, None, None)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import NotFoundError, RequestError
-from features.forecast_frame import (
+from daiyun.features.errors import NotFoundError, RequestError
+from daiyun.features.forecast_frame import (
     brand_history,
     build_panel,
     grid_features,

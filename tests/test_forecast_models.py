@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import NotFoundError, RequestError
-from features.forecast_frame import brand_history
-from models.forecast.baselines import SeasonalNaiveForecaster
-from models.forecast.ensemble import EnsembleWeights
-from models.forecast.intervals import ConformalIntervals
-from models.forecast.lgbm import LGBMForecaster
-from training.backtest import BacktestConfig, run_backtest
-from training.train_forecast import fit_bundle
+from daiyun.features.errors import NotFoundError, RequestError
+from daiyun.features.forecast_frame import brand_history
+from daiyun.models.forecast.baselines import SeasonalNaiveForecaster
+from daiyun.models.forecast.ensemble import EnsembleWeights
+from daiyun.models.forecast.intervals import ConformalIntervals
+from daiyun.models.forecast.lgbm import LGBMForecaster
+from daiyun.training.trainers.backtest import BacktestConfig, run_backtest
+from daiyun.training.trainers.forecast import fit_bundle
 
 BRAND = "glowlab"
 TINY_LGBM = {"n_estimators": 40, "lookback": 400, "origin_stride": 14, "horizons_per_origin": 6}
@@ -201,7 +201,7 @@ def test_bad_requests_are_named(bundle):
 
 
 def test_prophet_member_joins_the_ensemble(dataset, history, bundle):
-    from models.forecast.members import ProphetTopSeries
+    from daiyun.models.forecast.members import ProphetTopSeries
 
     member = ProphetTopSeries(top_n=2).fit(history, freq="D")
     keys = history[["platform", "sku_id"]].drop_duplicates()
@@ -251,7 +251,7 @@ def test_prophet_member_joins_the_ensemble(dataset, history, bundle):
 
 
 def test_recursive_alternative_forecasts_every_asked_day(history):
-    from models.forecast.recursive import RecursiveLGBMForecaster
+    from daiyun.models.forecast.recursive import RecursiveLGBMForecaster
 
     model = RecursiveLGBMForecaster(n_estimators=20, lookback=120).fit(history, freq="D")
     keys = history[["platform", "sku_id"]].drop_duplicates().head(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from typer.testing import CliRunner
 
-from training.backtest import BacktestConfig
+from daiyun.training.trainers.backtest import BacktestConfig
 
 BRAND = "crunchtime"
 
@@ -18,7 +18,7 @@ def _config(n_estimators: int) -> BacktestConfig:
 
 
 def _train(dataset, config: BacktestConfig) -> str:
-    from training.train_forecast import train_family
+    from daiyun.training.trainers.forecast import train_family
 
     lines = list(train_family(dataset, brands=[BRAND], config=config))
     assert len(lines) == 1
@@ -26,7 +26,7 @@ def _train(dataset, config: BacktestConfig) -> str:
 
 
 def _champion():
-    from training.registry import champion_info
+    from daiyun.training.registry import champion_info
 
     return champion_info("forecast", BRAND)
 
@@ -45,7 +45,7 @@ def test_champion_moves_only_when_beaten(dataset, sample_dir, mlflow_store, monk
     assert "does not beat champion v2" in line, line
     assert _champion().version == "2"
 
-    from models.forecast.lgbm import LGBMForecaster
+    from daiyun.models.forecast.lgbm import LGBMForecaster
 
     def broken(self, *args, **kwargs):
         raise RuntimeError("disk full")
@@ -73,7 +73,7 @@ def test_champion_moves_only_when_beaten(dataset, sample_dir, mlflow_store, monk
 
 
 def _cli_forecast_checks(tmp_path, data: str):
-    from training.cli import app
+    from daiyun.training.cli.app import app
 
     runner = CliRunner()
     out = tmp_path / "forecast.csv"
@@ -151,7 +151,7 @@ def _cli_forecast_checks(tmp_path, data: str):
 
 
 def test_backtest_cli_prints_and_writes(sample_dir, tmp_path):
-    from training.cli import app
+    from daiyun.training.cli.app import app
 
     out = tmp_path / "table.parquet"
     result = CliRunner().invoke(
@@ -184,7 +184,7 @@ def test_backtest_cli_prints_and_writes(sample_dir, tmp_path):
 def test_tuning_logs_every_trial_as_a_nested_run(dataset, mlflow_store):
     import mlflow
 
-    from training.train_forecast import train_family
+    from daiyun.training.trainers.forecast import train_family
 
     config = _config(20)
     lines = list(train_family(dataset, brands=["glowlab"], tune=3, config=config))

@@ -11,16 +11,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.dataset import (
+from daiyun.features.dataset import (
     ADS_COLUMNS,
     EVENTS_COLUMNS,
     PRODUCTS_COLUMNS,
     PROMOTIONS_COLUMNS,
     SALES_COLUMNS,
 )
-from features.errors import NotFoundError
-from features.load import load
-from features.summary import summarize
+from daiyun.features.errors import NotFoundError
+from daiyun.features.load import load
+from daiyun.features.summary import summarize
 
 
 def write(directory: Path, table: str, frame: pd.DataFrame, fmt: str = "csv") -> None:
@@ -393,7 +393,7 @@ def test_summary_names_brands_frequency_and_notes(two_brand_dir: Path) -> None:
 
 
 def test_cli_validate_good_and_bad(two_brand_dir: Path, tmp_path: Path) -> None:
-    from training.cli import app
+    from daiyun.training.cli.app import app
 
     runner = CliRunner()
     good = runner.invoke(app, ["validate", str(two_brand_dir)])
@@ -452,7 +452,7 @@ def test_dunnhumby_weekly_slice_loads(shared_data: Path, tmp_path: Path) -> None
 
 
 def test_simulated_sample_loads(request: pytest.FixtureRequest) -> None:
-    if importlib.util.find_spec("features.simulate") is None:
+    if importlib.util.find_spec("daiyun.features.simulator.world") is None:
         pytest.skip("features.simulate is not written yet")
     dataset = request.getfixturevalue("dataset")
     assert set(dataset.frequency.values()) == {"D"} and len(dataset.brands) == 3

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.metrics import (
+from daiyun.training.trainers.metrics import (
     aggregate_to_level,
     coverage,
     level_history,

@@ -93,7 +93,7 @@ def _is_png(path: Path) -> bool:
 
 
 def _versions(family: str) -> tuple[list[str], str | None]:
-    from training.registry import _client, model_name
+    from daiyun.training.registry import _client, model_name
 
     client = _client()
     name = model_name(family, BRAND)
@@ -145,7 +145,7 @@ def test_forecast_notebook_registers_and_promotes(sample_dir: Path, tmp_path: Pa
 @pytest.mark.slow
 def test_budget_notebook_registers_then_promotes_after_review(sample_dir: Path, tmp_path: Path,
                                                                kernel_env: str) -> None:
-    from training import workbench
+    from daiyun.training import workbench
 
     out = tmp_path / "figures"
     notebook = _execute("03_retrain_budget.ipynb", {
@@ -175,7 +175,7 @@ def test_selection_notebook_registers_and_promotes(sample_dir: Path, tmp_path: P
 
 # ---------------------------------------------------------------------- the exploration tables
 def test_exploration_tables_add_up(dataset) -> None:
-    from training import workbench
+    from daiyun.training import workbench
 
     sales = dataset.for_brand(BRAND).sales
     by_platform = workbench.sales_by_platform(dataset, BRAND)
@@ -205,8 +205,8 @@ def test_exploration_tables_add_up(dataset) -> None:
 
 
 def test_unknown_family_and_brand_are_named(dataset) -> None:
-    from features.errors import NotFoundError
-    from training import workbench
+    from daiyun.features.errors import NotFoundError
+    from daiyun.training import workbench
 
     with pytest.raises(ValueError, match="family must be one of"):
         workbench.family("pricing")

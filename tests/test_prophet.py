@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.calendar import calendar_frame
-from features.errors import NotFoundError
-from models.forecast.prophet_model import ProphetForecaster, prophet_holidays
+from daiyun.features.calendar import calendar_frame
+from daiyun.features.errors import NotFoundError
+from daiyun.models.forecast.prophet_model import ProphetForecaster, prophet_holidays
 
 HISTORY_START, HISTORY_END = "2024-10-16", "2026-10-15"
 FUTURE_START, FUTURE_END = "2026-10-16", "2026-11-14"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from training import registry
+from daiyun.training import registry
 
 
 @dataclass
@@ -22,7 +22,7 @@ class ConstantBundle:
 def _train(brand: str, level: float, score: float, key: str = "k1", rescore=None):
     import mlflow
 
-    from training.tracking import use_experiment
+    from daiyun.training.tracking import use_experiment
 
     use_experiment("daiyun-test")
     with mlflow.start_run() as run:

@@ -43,7 +43,7 @@ def write_shop(directory: Path, weekly: bool = False, n_skus: int = 12, seed: in
 
 
 def load_shop(directory: Path, weekly: bool = False):
-    from features.load import load
+    from daiyun.features.load import load
 
     return load(write_shop(directory, weekly=weekly))
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_selection_data import END, load_shop
 
-from features.selection_frame import GROUP_KEYS, KEYS, NUMERIC_FEATURES, selection_frame
+from daiyun.features.selection_frame import GROUP_KEYS, KEYS, NUMERIC_FEATURES, selection_frame
 
 AS_OF = [pd.Timestamp("2025-10-19"), pd.Timestamp("2026-05-19"), pd.Timestamp("2026-08-01")]
 
@@ -93,7 +93,7 @@ def test_weekly_data_counts_windows_in_weeks(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("weekly", [False, True])
 def test_backtest_learns_only_from_horizons_ended_by_as_of(tmp_path: Path, weekly: bool) -> None:
-    from training.train_selection import training_rows
+    from daiyun.training.trainers.selection import training_rows
 
     data = load_shop(tmp_path / "shop", weekly=weekly)
     dates = list(pd.date_range("2025-06-01", "2026-09-01", freq="14D"))

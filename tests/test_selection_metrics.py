@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.selection_metrics import (
+from daiyun.training.trainers.selection_metrics import (
     captured_revenue_at_k,
     ndcg_at_k,
     precision_at_k,

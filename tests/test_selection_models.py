@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from test_selection_data import END, load_shop
 
-from features.selection_frame import OPTIONAL_FEATURES, selection_frame
-from models.selection.baselines import LastPeriodBaseline, RecentAverageBaseline
-from models.selection.matrix import default_features
-from models.selection.ranker import MAX_GRADES, SelectionRanker, graded_labels, split_large_groups
-from models.selection.scorer import SelectionModel
+from daiyun.features.selection_frame import OPTIONAL_FEATURES, selection_frame
+from daiyun.models.selection.baselines import LastPeriodBaseline, RecentAverageBaseline
+from daiyun.models.selection.matrix import default_features
+from daiyun.models.selection.ranker import MAX_GRADES, SelectionRanker, graded_labels, split_large_groups
+from daiyun.models.selection.scorer import SelectionModel
 
 TINY = {"n_estimators": 15, "min_child_samples": 3}
 
@@ -91,7 +91,7 @@ def test_cold_start_and_reasons(shop_frame: pd.DataFrame, kind: str) -> None:
 
 @pytest.mark.parametrize("objective", ["log_l2", "tweedie"])
 def test_regressor_expected_revenue_adds_up(shop_frame: pd.DataFrame, objective: str) -> None:
-    from models.selection.regressor import SelectionRegressor
+    from daiyun.models.selection.regressor import SelectionRegressor
 
     labelled = shop_frame.loc[shop_frame["target"].notna()]
     features = default_features(labelled)

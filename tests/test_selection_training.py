@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.errors import NotFoundError, RequestError
-from training.train_selection import SelectionConfig, backtest_dates, train_family
+from daiyun.features.errors import NotFoundError, RequestError
+from daiyun.training.trainers.selection import SelectionConfig, backtest_dates, train_family
 
 BRAND = "glowlab"
 
@@ -33,7 +33,7 @@ def test_backtest_dates_include_the_eves_of_event_presales() -> None:
 def test_train_registers_champion_then_gates_challengers(dataset, mlflow_store, tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
-    from training.registry import champion_info, load_champion
+    from daiyun.training.registry import champion_info, load_champion
 
     lines = list(train_family(dataset, [BRAND], config=tiny()))
     assert len(lines) == 1 and "v1 champion" in lines[0], lines
@@ -68,7 +68,7 @@ def test_train_registers_champion_then_gates_challengers(dataset, mlflow_store, 
     answer = bundle.predict_frame(pd.DataFrame([{"as_of": "2026-10-15", "horizon_days": 14, "top_k": 2}]))
     assert set(answer["rank"]) == {1, 2}
 
-    from training.cli import app
+    from daiyun.training.cli.app import app
 
     out = tmp_path / "ranked.csv"
     runner = CliRunner()
@@ -92,7 +92,7 @@ def test_train_registers_champion_then_gates_challengers(dataset, mlflow_store, 
 def test_tune_logs_trials_as_nested_runs(dataset, mlflow_store) -> None:
     import mlflow
 
-    from training.registry import champion_info
+    from daiyun.training.registry import champion_info
 
     line = list(train_family(dataset, ["crunchtime"], tune=2, config=tiny(n_event_dates=1)))[0]
     assert "crunchtime" in line

@@ -93,7 +93,7 @@ def test_failed_model_answers_503_while_other_brands_are_served(client: TestClie
 
 
 def test_forecast_rows_totals_and_versions(client: TestClient) -> None:
-    from training.registry import champion_info
+    from daiyun.training.registry import champion_info
 
     response = client.post(
         "/forecast", json=forecast_body(sku_ids=["beauty-sku1"], quantiles=[0.9, 0.1, 0.5]), headers=BEAUTY
@@ -288,7 +288,7 @@ def test_open_service_warns_loudly_and_serves_everything(
 
 
 def test_keys_from_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from serving.auth import AuthError, KeyRing, parse_keys
+    from daiyun.serving.auth import AuthError, KeyRing, parse_keys
 
     assert parse_keys("k1:a,b; k2:c") == {"k1": ["a", "b"], "k2": ["c"]}
     with pytest.raises(ValueError, match="key:brandA"):
@@ -307,7 +307,7 @@ def test_keys_from_file_and_environment(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_snapshot_round_trip_keeps_versions_and_refuses_a_brand_swap(tmp_path: Path) -> None:
-    from serving.champions import Champion, ChampionSet, read_snapshot, write_snapshot
+    from daiyun.serving.champions import Champion, ChampionSet, read_snapshot, write_snapshot
 
     beauty = Champion("forecast", "beauty", "daiyun-forecast-beauty", "4", "run4", {"wape": 0.2},
                       FakeForecastBundle("beauty"))
@@ -328,7 +328,7 @@ def test_snapshot_round_trip_keeps_versions_and_refuses_a_brand_swap(tmp_path: P
 def test_serve_prints_examples_with_a_real_brand_and_sku(sample_dir: Path) -> None:
     import pandas as pd
 
-    from training.cli_serve import example_requests
+    from daiyun.training.cli.serve import example_requests
 
     text = example_requests(sample_dir, "http://127.0.0.1:3999")
     sales = pd.read_parquet(sample_dir / "sales.parquet")
@@ -343,9 +343,9 @@ def test_serve_prints_examples_with_a_real_brand_and_sku(sample_dir: Path) -> No
 
 @pytest.mark.parametrize("level", ["sku", "category", "platform", "brand"])
 def test_fast_forecast_json_is_the_typed_answer_byte_for_byte(level: str) -> None:
-    from serving.answers import forecast_answer, forecast_json
-    from serving.champions import Champion
-    from serving.schemas import ForecastRequest
+    from daiyun.serving.answers import forecast_answer, forecast_json
+    from daiyun.serving.champions import Champion
+    from daiyun.serving.schemas import ForecastRequest
 
     champion = Champion("forecast", "beauty", "daiyun-forecast-beauty", "3", "run3", {},
                         FakeForecastBundle("beauty", skus=40))  # 40 x 2 series x 7 days: the frame path
@@ -358,9 +358,9 @@ def test_fast_forecast_json_is_the_typed_answer_byte_for_byte(level: str) -> Non
 
 
 def test_a_forecaster_that_cannot_forecast_its_default_plan_is_reported_not_served() -> None:
-    from features.errors import RequestError
-    from serving.champions import Champion, ChampionSet
-    from serving.precompute import precompute_champions
+    from daiyun.features.errors import RequestError
+    from daiyun.serving.champions import Champion, ChampionSet
+    from daiyun.serving.precompute import precompute_champions
 
     class Stale(FakeForecastBundle):
         origin = "2026-10-15"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 from starlette.testclient import TestClient
 
-from features.errors import NotFoundError, RequestError
+from daiyun.features.errors import NotFoundError, RequestError
 
 
 class FakeForecastBundle:
@@ -177,8 +177,8 @@ def register(family: str, bundle, metric_value: float = 0.25) -> str:
     """Log and register `bundle` through training.registry in the active store; returns its version."""
     import mlflow
 
-    from training.registry import log_bundle, register_and_gate
-    from training.tracking import use_experiment
+    from daiyun.training.registry import log_bundle, register_and_gate
+    from daiyun.training.tracking import use_experiment
 
     use_experiment("daiyun-serving-tests")
     with mlflow.start_run() as run:
@@ -206,7 +206,7 @@ class Harness:
     app = None
 
     def __init__(self) -> None:
-        from serving.service import Daiyun
+        from daiyun.serving.service import Daiyun
 
         if Harness.app is None:
             Harness.app = Daiyun.to_asgi()

@@ -32,11 +32,11 @@ START, END = "2026-10-16", "2026-11-14"  # the 30 days after the small sample's 
 @pytest.fixture(scope="module")
 def trained(dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Every family for one brand, tiny settings, in a private store; returns brand, SKU and env."""
-    from training.backtest import BacktestConfig
-    from training.train_budget import train_family as train_budget
-    from training.train_forecast import train_family as train_forecast
-    from training.train_selection import SelectionConfig
-    from training.train_selection import train_family as train_selection
+    from daiyun.training.trainers.backtest import BacktestConfig
+    from daiyun.training.trainers.budget import train_family as train_budget
+    from daiyun.training.trainers.forecast import train_family as train_forecast
+    from daiyun.training.trainers.selection import SelectionConfig
+    from daiyun.training.trainers.selection import train_family as train_selection
 
     root = tmp_path_factory.mktemp("served")
     env = {
@@ -71,10 +71,10 @@ def trained(dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]
 def test_real_families_answer_and_a_precomputed_forecast_equals_the_bundles(
     trained: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from serving.answers import budget_answer, forecast_answer, forecast_json, score_answer
-    from serving.champions import load_from_registry
-    from serving.precompute import precompute_champions
-    from serving.schemas import BudgetRequest, ForecastRequest, ScoreRequest
+    from daiyun.serving.answers import budget_answer, forecast_answer, forecast_json, score_answer
+    from daiyun.serving.champions import load_from_registry
+    from daiyun.serving.precompute import precompute_champions
+    from daiyun.serving.schemas import BudgetRequest, ForecastRequest, ScoreRequest
 
     for key, value in trained["env"].items():
         monkeypatch.setenv(key, value)
@@ -211,7 +211,7 @@ def test_bento_build_runs_without_the_tracking_store(trained: dict) -> None:
         status, body = get(url + "/models")
         listed = json.loads(body)["models"]
         assert status == 200 and {m["source"] for m in listed} == {"bento"} and len(listed) == 3
-        from training.registry import champion_info
+        from daiyun.training.registry import champion_info
 
         for model in listed:  # the Bento answers with the versions that were champions when packed
             assert model["version"] == champion_info(model["family"], model["brand"]).version

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.calendar import calendar_frame, event_windows
-from features.errors import RequestError
-from features.simulate import FUTURE_END, FUTURE_START, write_sample
-from features.simulate_ads import adstock, hill
+from daiyun.features.calendar import calendar_frame, event_windows
+from daiyun.features.errors import RequestError
+from daiyun.features.simulator.ads import adstock, hill
+from daiyun.features.simulator.world import FUTURE_END, FUTURE_START, write_sample
 
 CONTRACT = {
     "sales": [
@@ -109,9 +109,9 @@ def test_every_table_is_there_with_the_contract_columns(sample_dir: Path) -> Non
 
 
 def test_loader_accepts_the_sample(sample_dir: Path) -> None:
-    if importlib.util.find_spec("features.load") is None:
+    if importlib.util.find_spec("daiyun.features.load") is None:
         pytest.skip("features.load not written yet")
-    from features.load import load
+    from daiyun.features.load import load
 
     dataset = load(sample_dir)
     assert len(dataset.brands) == 3
@@ -304,7 +304,7 @@ def test_bad_requests_and_failed_runs_leave_no_half_sample(
     with pytest.raises(RequestError, match="not empty"):
         write_sample(tmp_path / "mine", size="small")
 
-    import features.simulate as simulate
+    import daiyun.features.simulator.world as simulate
 
     real = simulate._simulate_brand
 

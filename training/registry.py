@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from training.tracking import quiet, tracking_uri
+from daiyun.training.tracking import quiet, tracking_uri
 
 CHAMPION = "champion"
 FAMILIES = ("forecast", "budget", "selection")

@@ -1,4 +1,9 @@
-"""Where MLflow writes: `MLFLOW_TRACKING_URI` wins; otherwise SQLite under `mlflow/` at the repo root."""
+"""Where MLflow writes: `MLFLOW_TRACKING_URI` wins; otherwise SQLite in `mlflow/` under the daiyun home.
+
+The home is `DAIYUN_HOME` when set, else the working directory (`make run` runs from the checkout,
+so the store is the checkout's `mlflow/`). It is never derived from where the package is installed:
+an installed daiyun must not write its store inside site-packages.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,19 @@ import os
 import warnings
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MLFLOW_HOME = REPO_ROOT / "mlflow"
+
+def home() -> Path:
+    """The folder that holds `mlflow/` (and nothing else of ours): `DAIYUN_HOME` or the working directory."""
+    return Path(os.environ.get("DAIYUN_HOME") or Path.cwd()).resolve()
 
 
 def tracking_uri() -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
-    MLFLOW_HOME.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{MLFLOW_HOME / 'mlflow.db'}"
+    store = home() / "mlflow"
+    store.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{store / 'mlflow.db'}"
 
 
 def artifact_root() -> str:

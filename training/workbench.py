@@ -1,7 +1,7 @@
 """The data scientists' workbench: what the notebooks in `notebooks/` call, and nothing they don't.
 
 Retraining goes through each family's `train_family` (the function `daiyun train` calls) and the
-champion gate in `training.registry`; this module only finds what a run produced (its run id,
+champion gate in `daiyun.training.registry`; this module only finds what a run produced (its run id,
 registered version and the gate's decision), lays challenger and champion side by side, links to
 the MLflow UI, and draws the exploration and answer figures. No second gate lives here: `promote`
 re-registers a reviewed version through `registry.register_and_gate`.
@@ -38,8 +38,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from features.dataset import Dataset  # noqa: E402
-from training.registry import CHAMPION, GateDecision, model_name, register_and_gate  # noqa: E402
+from daiyun.features.dataset import Dataset  # noqa: E402
+from daiyun.training.registry import CHAMPION, GateDecision, model_name, register_and_gate  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,13 @@ class Family:
 
 
 FAMILIES = {
-    "forecast": Family("training.train_forecast", "METRIC", True, "plots/events_actual_vs_forecast.png"),
-    "budget": Family("training.train_budget", "METRIC", True, "plots/response_curves.png"),
-    "selection": Family("training.train_selection", "GATE_METRIC", False, "plots/captured_revenue_vs_k.png"),
+    "forecast": Family(
+        "daiyun.training.trainers.forecast", "METRIC", True, "plots/events_actual_vs_forecast.png"
+    ),
+    "budget": Family("daiyun.training.trainers.budget", "METRIC", True, "plots/response_curves.png"),
+    "selection": Family(
+        "daiyun.training.trainers.selection", "GATE_METRIC", False, "plots/captured_revenue_vs_k.png"
+    ),
 }
 
 
@@ -82,7 +86,7 @@ def ensure_sample(data_dir: str | Path, size: str = "small", seed: int = 3) -> P
     """The data directory; when it holds no sales table yet, the simulated sample is written there."""
     directory = Path(data_dir)
     if not any((directory / f"sales.{ext}").is_file() for ext in ("parquet", "csv")):
-        from features.simulate import write_sample
+        from daiyun.features.simulator.world import write_sample
 
         print(write_sample(directory, size=size, seed=seed, progress=False))
     return directory
@@ -95,13 +99,13 @@ def quick_config(name: str) -> Any:
     None when the family's `train_family` has no settings to shrink (budget: `n_trials` is its knob).
     """
     if name == "forecast":
-        from training.backtest import BacktestConfig
+        from daiyun.training.trainers.backtest import BacktestConfig
 
         return BacktestConfig(windows=1, horizon=14, members=("lgbm",), baselines=("seasonal_naive",),
                               lgbm_params={"n_estimators": 30, "lookback": 365, "origin_stride": 21,
                                            "horizons_per_origin": 5})
     if name == "selection":
-        from training.train_selection import SelectionConfig
+        from daiyun.training.trainers.selection import SelectionConfig
 
         return SelectionConfig(train_every_days=42, train_lookback_days=400, n_regular_dates=1,
                                ranker_params={"n_estimators": 20, "min_child_samples": 3},
@@ -132,8 +136,8 @@ class RunLink:
 
 def run_link(run_id: str) -> RunLink:
     """The run's page in the MLflow UI: the tracking server's own, or a local `mlflow ui`."""
-    from training.registry import _client
-    from training.tracking import tracking_uri
+    from daiyun.training.registry import _client
+    from daiyun.training.tracking import tracking_uri
 
     uri = tracking_uri()
     experiment_id = _client().get_run(run_id).info.experiment_id
@@ -146,7 +150,7 @@ def run_link(run_id: str) -> RunLink:
 
 def nested_runs(run_id: str) -> pd.DataFrame:
     """The run's nested runs (Optuna trials or studies): name, run id, state and metrics."""
-    from training.registry import _client
+    from daiyun.training.registry import _client
 
     client = _client()
     parent = client.get_run(run_id)
@@ -182,7 +186,7 @@ class Retrain:
 
     def bundle(self) -> Any:
         """The challenger's fitted bundle, loaded back from the registry as the service would."""
-        from training.registry import load_bundle
+        from daiyun.training.registry import load_bundle
 
         return load_bundle(self.model_uri)
 
@@ -199,7 +203,7 @@ def train(name: str, dataset: Dataset, brand: str, n_trials: int = 0, promote: b
     The gate's decision is read back from the run's tags (`register_and_gate` wrote them), so
     what the notebook shows is what the registry did.
     """
-    from training.registry import champion_info
+    from daiyun.training.registry import champion_info
 
     chosen = family(name)
     dataset.for_brand(brand)  # NotFoundError naming the known brands, before any work
@@ -231,7 +235,7 @@ def _latest_run(name: str, brand: str, since_ms: int) -> Any:
     trainer) started since `since_ms`."""
     import mlflow
 
-    from training.registry import _client
+    from daiyun.training.registry import _client
 
     client = _client()
     experiment = mlflow.get_experiment_by_name(family(name).experiment)
@@ -258,7 +262,7 @@ def challenger_vs_champion(name: str, brand: str, challenger: str | None = None,
     was none). `like` keeps only metrics whose name contains it (the forecast logs one metric per
     model, level and day type).
     """
-    from training.registry import _client
+    from daiyun.training.registry import _client
 
     chosen = family(name)
     client = _client()
@@ -306,7 +310,7 @@ def promote(name: str, brand: str, version: str | int) -> GateDecision:
     key; the champion moves only if that beats it on the same backtest. A champion scored on
     another backtest cannot be re-scored from here: retrain with promote=True instead.
     """
-    from training.registry import _client, champion_info
+    from daiyun.training.registry import _client, champion_info
 
     chosen = family(name)
     client = _client()
@@ -369,7 +373,7 @@ def save_run_figure(run_id: str, artifact_path: str, output_dir: str | Path,
     """Copy a plot the training run logged (e.g. `plots/response_curves.png`) into output_dir."""
     import mlflow
 
-    from training.registry import _client
+    from daiyun.training.registry import _client
 
     _client()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -384,7 +388,7 @@ def save_run_figure(run_id: str, artifact_path: str, output_dir: str | Path,
 
 def _shade_events(axis: plt.Axes, start: pd.Timestamp, end: pd.Timestamp, events: pd.DataFrame,
                   brand: str) -> None:
-    from features.calendar import event_windows
+    from daiyun.features.calendar import event_windows
 
     windows = event_windows(start, end, events=events, brand=brand)
     colours = {"presale": "tab:orange", "peak": "tab:red", "slowdown": "tab:gray"}
@@ -412,7 +416,7 @@ def sales_by_event(dataset: Dataset, brand: str) -> pd.DataFrame:
     Rows are `event · phase` (e.g. `double11 · presale`) plus `ordinary` (no event); columns are
     platforms, then `all`, then `lift` (the `all` column over the ordinary periods' `all`).
     """
-    from features.calendar import calendar_frame
+    from daiyun.features.calendar import calendar_frame
 
     mine = dataset.for_brand(brand)
     table = sales_by_platform(dataset, brand)
@@ -454,7 +458,7 @@ def promotion_uplift(dataset: Dataset, brand: str, bands: tuple[float, ...] = DI
     Split by whether an e-commerce event was on: promotions cluster around events, so the raw
     uplift mixes both effects (the forecaster separates them; this is only a first look).
     """
-    from features.calendar import calendar_frame
+    from daiyun.features.calendar import calendar_frame
 
     mine = dataset.for_brand(brand)
     sales = mine.sales.loc[mine.sales["in_stock"].eq(1)]
@@ -551,7 +555,7 @@ def long_tail_figure(table: pd.DataFrame, brand: str) -> Figure:
 # ------------------------------------------------------------------------------ answers, plotted
 def coming_period(bundle: Any, days: int = 30) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The first `days` after a forecast bundle's history (whole weeks for weekly brands)."""
-    from features.forecast_frame import STEP
+    from daiyun.features.forecast_frame import STEP
 
     step = STEP[bundle.freq]
     periods = max(1, days // step.days)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.calendar import EVENT_FLAG_COLUMNS, PHASE_COLUMNS
+from daiyun.features.calendar import EVENT_FLAG_COLUMNS, PHASE_COLUMNS
 
 EVENT_COLUMNS = EVENT_FLAG_COLUMNS
 PHASES = PHASE_COLUMNS

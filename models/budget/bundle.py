@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import NotFoundError, RequestError
-from models.answer_cache import AnswerCache
-from models.budget.curves import ChannelCurves, geometric_adstock
-from models.budget.optimizer import Allocation, max_revenue
-from models.budget.optimizer import target_roi as solve_target_roi
-from models.budget.plan import daily_weights, pacing_index, phase_labels
-from models.budget.response import ResponseModel
+from daiyun.features.errors import NotFoundError, RequestError
+from daiyun.models.answer_cache import AnswerCache
+from daiyun.models.budget.curves import ChannelCurves, geometric_adstock
+from daiyun.models.budget.optimizer import Allocation, max_revenue
+from daiyun.models.budget.optimizer import target_roi as solve_target_roi
+from daiyun.models.budget.plan import daily_weights, pacing_index, phase_labels
+from daiyun.models.budget.response import ResponseModel
 
 OBJECTIVES = ("max_revenue", "target_roi")
 CONSTRAINT_KEYS = {"channel", "min", "max", "fixed"}
@@ -74,7 +74,7 @@ class BudgetBundle:
         return pd.Timestamp(self.spend_history.index.max())
 
     def _calendar(self, start: pd.Timestamp, end: pd.Timestamp, platform: str | None = None) -> pd.DataFrame:
-        from features.calendar import calendar_frame
+        from daiyun.features.calendar import calendar_frame
 
         return calendar_frame(
             start, end, events=self.events, brand=self.brand, platform=platform, freq=self.freq
@@ -501,7 +501,7 @@ class BudgetBundle:
 
     def with_history(self, dataset: Any) -> BudgetBundle:
         """The same curves with the brand's newer spend (current mix, pacing, carry-in stock)."""
-        from features.ads_frame import daily_spend
+        from daiyun.features.ads_frame import daily_spend
 
         ads = dataset.for_brand(self.brand).ads
         if ads.empty:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.ads_frame import geometric_adstock
+from daiyun.features.ads_frame import geometric_adstock
 
 __all__ = [
     "ChannelCurves",

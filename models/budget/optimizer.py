@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.budget.curves import ChannelCurves
+from daiyun.models.budget.curves import ChannelCurves
 
 GRID_POINTS = 160
 _REL_TOL = 1e-9

@@ -4,7 +4,7 @@ For each platform p and date t
 
     revenue_pt = exp(X_pt . gamma_p) + sum_{c in p} beta_c * hill(adstock_c(spend_c)_t)
 
-The log-linear baseline (`models.budget.baseline`) absorbs trend, week, year, event phases,
+The log-linear baseline (`daiyun.models.budget.baseline`) absorbs trend, week, year, event phases,
 promotions and how much of the catalogue was sellable. Given the curve hyperparameters (decay,
 shape, half-saturation per channel, and the ridge penalty) the fit of gamma and beta (beta >= 0)
 is a few Gauss-Newton steps, milliseconds; the hyperparameters are searched with Optuna (then a
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from models.budget.baseline import baseline_design
-from models.budget.curves import geometric_adstock, hill
+from daiyun.models.budget.baseline import baseline_design
+from daiyun.models.budget.curves import geometric_adstock, hill
 
 
 @dataclass

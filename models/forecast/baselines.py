@@ -1,6 +1,6 @@
 """Baselines every backtest table keeps: naive, seasonal naive, moving average.
 
-They read the same origin snapshot as the global model (`features.forecast_frame`), so a baseline
+They read the same origin snapshot as the global model (`daiyun.features.forecast_frame`), so a baseline
 and LightGBM forecast from exactly the same history. Stock-out days are skipped, not read as zeros.
 
     SeasonalNaiveForecaster().fit(history, freq="D").predict(future)   # adds column `seasonal_naive`
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.forecast_frame import build_panel, grid_features, origin_snapshot, plan_for
+from daiyun.features.forecast_frame import build_panel, grid_features, origin_snapshot, plan_for
 
 
 class _SnapshotBaseline:

@@ -24,8 +24,8 @@ import copy
 import numpy as np
 import pandas as pd
 
-from features.errors import NotFoundError, RequestError
-from features.forecast_frame import STEP, promotion_days
+from daiyun.features.errors import NotFoundError, RequestError
+from daiyun.features.forecast_frame import STEP, promotion_days
 
 LEVEL_KEYS = {"sku": ["platform", "sku_id"], "category": ["category"], "platform": ["platform"], "brand": []}
 MAX_DAYS_AHEAD = 366
@@ -113,7 +113,7 @@ class ForecastBundle:
 
     def with_history(self, dataset: object) -> ForecastBundle:
         """A copy whose members forecast from `dataset`'s (newer) history, trees and weights unchanged."""
-        from features.forecast_frame import brand_history
+        from daiyun.features.forecast_frame import brand_history
 
         history = brand_history(dataset, self.brand)
         fresh = copy.copy(self)

@@ -4,11 +4,11 @@
     forecaster.predict(future)   # future: platform, sku_id, date, price, discount, on_promo -> + `lgbm`
 
 Direct: one model for every horizon, features bucketed to the origin (see
-`features.forecast_frame`), so a 30-day forecast is one `predict` call and errors do not compound.
+`daiyun.features.forecast_frame`), so a 30-day forecast is one `predict` call and errors do not compound.
 Training origins every 28 days with all 60 horizons, so every day of the last two years is a
 target (with 8 random horizons per 14-day origin the single peak days 11.11 / 6.18 were often
 never a target: WAPE on the Double 11 window 0.53 vs 0.44, northpeak demo). The recursive
-alternative (`models.forecast.recursive`) is measured against it in the backtest and joins the
+alternative (`daiyun.models.forecast.recursive`) is measured against it in the backtest and joins the
 ensemble by its backtest weight (benchmarks/results/forecast_accuracy.md).
 A log-link objective (Tweedie or Poisson) keeps forecasts of counts positive; the series'
 non-promotion level enters as an offset (`init_score = log level`), so one global model learns
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.forecast_frame import (
+from daiyun.features.forecast_frame import (
     FEATURES,
     MONOTONE,
     STEP,
@@ -47,8 +47,8 @@ def series_base(frame: pd.DataFrame) -> np.ndarray:
 def calendar_tables(
     platforms: list[str], start: pd.Timestamp, end: pd.Timestamp, events: pd.DataFrame | None, freq: str
 ) -> dict[str, pd.DataFrame]:
-    """`features.calendar.calendar_frame` per platform (platform-specific events), indexed by date."""
-    from features.calendar import calendar_frame
+    """`daiyun.features.calendar.calendar_frame` per platform (platform-specific events), indexed by date."""
+    from daiyun.features.calendar import calendar_frame
 
     tables = {}
     for platform in platforms:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from models.forecast.baselines import BASELINES
-from models.forecast.lgbm import LGBMForecaster
+from daiyun.models.forecast.baselines import BASELINES
+from daiyun.models.forecast.lgbm import LGBMForecaster
 
 BASELINE_NAMES = tuple(BASELINES)
 
@@ -27,7 +27,7 @@ class ProphetTopSeries:
     def fit(
         self, history: pd.DataFrame, events: pd.DataFrame | None = None, freq: str = "D"
     ) -> ProphetTopSeries:
-        from models.forecast.prophet_model import ProphetForecaster
+        from daiyun.models.forecast.prophet_model import ProphetForecaster
 
         recent = history.loc[history["date"] > history["date"].max() - pd.Timedelta(days=self.recent_days)]
         volume = recent.groupby(["platform", "sku_id"])["units"].sum().sort_values(ascending=False)
@@ -60,7 +60,7 @@ def make_member(
     if name == "lgbm":
         return LGBMForecaster(**(lgbm_params or {}))
     if name == "lgbm_recursive":
-        from models.forecast.recursive import RecursiveLGBMForecaster
+        from daiyun.models.forecast.recursive import RecursiveLGBMForecaster
 
         return RecursiveLGBMForecaster(**(lgbm_params or {}))
     if name == "prophet":

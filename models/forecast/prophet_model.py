@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from features.calendar import event_windows
-from features.errors import NotFoundError, RequestError
-from models.forecast.pooling import (
+from daiyun.features.calendar import event_windows
+from daiyun.features.errors import NotFoundError, RequestError
+from daiyun.models.forecast.pooling import (
     POOL_KEYS,
     SERIES_KEYS,
     intermittent_series,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.forecast_frame import (
+from daiyun.features.forecast_frame import (
     FEATURES,
     STEP,
     SeriesPanel,
@@ -21,7 +21,7 @@ from features.forecast_frame import (
     training_frame,
     training_origins,
 )
-from models.forecast.lgbm import LGBMForecaster, series_base
+from daiyun.models.forecast.lgbm import LGBMForecaster, series_base
 
 # history a step needs: last year's week around the target (364 + 3 days), a year of promotions
 KEEP_PERIODS = {"D": 400, "W": 60}

@@ -15,11 +15,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from features.dataset import SALES_COLUMNS, Dataset
-from features.errors import NotFoundError, RequestError
-from features.selection_frame import periods, selection_frame
-from models.answer_cache import AnswerCache
-from models.selection.scorer import SelectionModel
+from daiyun.features.dataset import SALES_COLUMNS, Dataset
+from daiyun.features.errors import NotFoundError, RequestError
+from daiyun.features.selection_frame import periods, selection_frame
+from daiyun.models.answer_cache import AnswerCache
+from daiyun.models.selection.scorer import SelectionModel
 
 SNAPSHOT_DAYS = 560  # 365-day windows + last year's horizon + the 8 weeks before last year's event
 OUTPUT_COLUMNS = ["platform", "sku_id", "rank", "score", "expected_revenue", "new_sku", "reasons"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.selection_frame import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from daiyun.features.selection_frame import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 
 def default_features(frame: pd.DataFrame, extra: list[str] | None = None) -> list[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.selection.matrix import learn_categories, model_matrix
+from daiyun.models.selection.matrix import learn_categories, model_matrix
 
 MAX_GRADES = 31
 MAX_GROUP_ROWS = 10_000

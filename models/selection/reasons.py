@@ -15,7 +15,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from features.selection_frame import EVENT_LABELS
+from daiyun.features.selection_frame import EVENT_LABELS
 
 GROUP = ["platform", "as_of"]
 # Features that say the same thing in other words; a SKU's reasons take one of each family.

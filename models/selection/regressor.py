@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.selection.matrix import learn_categories, model_matrix
+from daiyun.models.selection.matrix import learn_categories, model_matrix
 
 
 class SelectionRegressor:

@@ -14,11 +14,11 @@ import copy
 import numpy as np
 import pandas as pd
 
-from models.selection.baselines import BASELINES
-from models.selection.cold_start import ColdStartScorer
-from models.selection.ranker import SelectionRanker
-from models.selection.reasons import new_sku_reason, top_reasons
-from models.selection.regressor import SelectionRegressor
+from daiyun.models.selection.baselines import BASELINES
+from daiyun.models.selection.cold_start import ColdStartScorer
+from daiyun.models.selection.ranker import SelectionRanker
+from daiyun.models.selection.reasons import new_sku_reason, top_reasons
+from daiyun.models.selection.regressor import SelectionRegressor
 
 KINDS = ("ranker", "regressor", *BASELINES)
 LIGHTGBM_KINDS = ("ranker", "regressor")

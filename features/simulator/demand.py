@@ -1,12 +1,12 @@
 """True organic demand of the simulated shop: events, seasonality, promotions, prices and stock-outs.
 
-The expected units of a series on a day (before ads, which `features.simulate_ads` adds) are
+The expected units of a series on a day (before ads, which `daiyun.features.simulator.ads` adds) are
 
     base * trend * yearly season * weekday * holiday * event_multiplier ** event_scale
          * launch ramp * run-out decline * (price / list_price) ** -elasticity * exp(promo_lift * on_promo)
          * post-promotion dip * sellable * in_stock
 
-Event timing comes from `features.calendar.event_windows` (built-in calendar plus the brand day),
+Event timing comes from `daiyun.features.calendar.event_windows` (built-in calendar plus the brand day),
 so the simulator and the models read the same calendar.
 """
 
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.calendar import calendar_frame, event_windows
-from features.simulate_catalogue import CATEGORIES, CUSTOM_EVENT_LIFT, Catalogue
-from features.simulate_windows import paint, random_windows
+from daiyun.features.calendar import calendar_frame, event_windows
+from daiyun.features.simulator.catalogue import CATEGORIES, CUSTOM_EVENT_LIFT, Catalogue
+from daiyun.features.simulator.windows import paint, random_windows
 
 MAJOR_EVENT_LIFT = 0.6  # events at least this strong get deep discounts and heavy ad spend
 PRESALE_DEFERRAL = 0.55  # share of pre-sale demand paid (and counted) on the first peak day

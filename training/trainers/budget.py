@@ -1,6 +1,6 @@
 """`daiyun train budget`: per brand, fit the channel response curves, log them, register, gate.
 
-For each brand: the ads frame (`features.ads_frame`) -> `ResponseModel` (Optuna search with an
+For each brand: the ads frame (`daiyun.features.ads_frame`) -> `ResponseModel` (Optuna search with an
 out-of-time holdout, one nested run per platform's study) -> bundle -> MLflow run in experiment
 `daiyun-budget` with params, metrics (out-of-time WAPE, decomposition shares, each channel's ROI
 and marginal ROI at its recent spend), plots, the bundle -> `daiyun-budget-<brand>`, which becomes
@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 
 import pandas as pd
 
-from features.ads_frame import ads_frame, attributed_roi, channel_platforms, daily_spend
-from features.dataset import Dataset
-from features.errors import RequestError
-from models.budget.bundle import BudgetBundle, build_bundle
-from models.budget.response import ResponseModel
-from training.tracking import use_experiment
+from daiyun.features.ads_frame import ads_frame, attributed_roi, channel_platforms, daily_spend
+from daiyun.features.dataset import Dataset
+from daiyun.features.errors import RequestError
+from daiyun.models.budget.bundle import BudgetBundle, build_bundle
+from daiyun.models.budget.response import ResponseModel
+from daiyun.training.tracking import use_experiment
 
 EXPERIMENT = "daiyun-budget"
 DEFAULT_TRIALS = 30
@@ -94,8 +94,8 @@ def train_brand(dataset: Dataset, brand: str, n_trials: int, promote: bool) -> s
     import mlflow
     from rich.progress import Progress
 
-    from training.budget_plots import fit_figure, response_curves_figure
-    from training.registry import data_fingerprint, log_bundle, register_and_gate
+    from daiyun.training.plots.budget import fit_figure, response_curves_figure
+    from daiyun.training.registry import data_fingerprint, log_bundle, register_and_gate
 
     trials: list[tuple] = []
     with mlflow.start_run(run_name=f"budget-{brand}") as run, Progress(transient=True) as progress:

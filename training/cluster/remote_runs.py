@@ -84,7 +84,7 @@ def train_brand_task(family: str, brand_data: object, brand: str, tune: int = 0,
                      shared_uri: str | None = None, shared_artifact_root: str | None = None,
                      options: dict | None = None) -> BrandResult:
     """Run `train_<family>.train_family(brand_data, brands=[brand], ...)` on this worker; see module doc."""
-    from training.executor import joblib_sequential
+    from daiyun.training.cluster.executor import joblib_sequential
 
     started, cpu_started = time.perf_counter(), cpu_seconds()
     with _WORKER_LOCK, _private_store() as private_uri, _captured_registry(shared_uri, shared_artifact_root,
@@ -104,7 +104,7 @@ def family_trainer(family: str) -> Callable:
     """`training.train_<family>.train_family`, imported without the CLI (a worker needs no typer)."""
     import importlib
 
-    return importlib.import_module(f"training.train_{family}").train_family
+    return importlib.import_module(f"daiyun.training.trainers.{family}").train_family
 
 
 def _worker_name() -> str:
@@ -176,7 +176,7 @@ def _private_store() -> Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        from training.tracking import tracking_uri
+        from daiyun.training.tracking import tracking_uri
 
         mlflow.set_tracking_uri(tracking_uri())
 
@@ -198,8 +198,8 @@ def _forget_runs(uri: str) -> None:
 def _captured_registry(shared_uri: str | None, shared_artifact_root: str | None,
                        private_uri: str) -> Iterator[dict]:
     """log_bundle/register_and_gate recorded, not executed; champion reads go to the shared store."""
-    import training.registry as registry
-    from training.registry import GateDecision
+    import daiyun.training.registry as registry
+    from daiyun.training.registry import GateDecision
 
     captured: dict = {"bundles": {}, "gates": []}
     names = ("log_bundle", "register_and_gate", "load_champion")
@@ -304,8 +304,8 @@ def replay(result: BrandResult, promote: bool = True) -> list[str]:
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
 
-    from training.registry import log_bundle, register_and_gate
-    from training.tracking import quiet, tracking_uri, use_experiment
+    from daiyun.training.registry import log_bundle, register_and_gate
+    from daiyun.training.tracking import quiet, tracking_uri, use_experiment
 
     quiet()
     mlflow.set_tracking_uri(tracking_uri())
@@ -380,14 +380,14 @@ def train_on_cluster(executor: object, dataset: object, family: str, brands: lis
     (a distributed LightGBM waits for every worker). Every other brand is one task on a worker,
     replayed into MLflow as it completes.
     """
-    from training.tracking import artifact_root, tracking_uri
+    from daiyun.training.tracking import artifact_root, tracking_uri
 
     if large_brand_rows is None:
         large_brand_rows = int(os.environ.get(ENV_LARGE_BRAND_ROWS, DEFAULT_LARGE_BRAND_ROWS))
     rows = dataset.sales["brand"].value_counts()
     large = [b for b in brands if int(rows.get(b, 0)) >= large_brand_rows]
     for brand in large:
-        from training.distributed_lgbm import large_fits_on_dask
+        from daiyun.training.cluster.distributed_lgbm import large_fits_on_dask
 
         with executor.joblib(), large_fits_on_dask(executor.client) as routed:
             trainer = family_trainer(family)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.errors import RequestError
+from daiyun.features.errors import RequestError
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".json")
 

@@ -11,14 +11,29 @@ from typing import Annotated
 
 import typer
 
-from training.cli import app, console, out, user_errors
-from training.tracking import REPO_ROOT
+from daiyun.training.cli.app import app, console, out, user_errors
+from daiyun.training.tracking import tracking_uri
 
-SERVICE = "serving.service:Daiyun"
+SERVICE = "daiyun.serving.service:Daiyun"
+
+
+def source_checkout() -> Path:
+    """The checkout daiyun runs from; `bentoml build` needs its bentofile.yaml and sources."""
+    import daiyun
+
+    root = Path(daiyun.__file__).resolve().parents[1]
+    if not (root / "bentofile.yaml").is_file():
+        raise typer.BadParameter(
+            f"no bentofile.yaml beside {root}: `daiyun bento` builds from a source checkout of daiyun "
+            "(git clone, then `pip install -e .`)"
+        )
+    return root
 
 
 def _server_env(workers: int) -> dict[str, str]:
     env = dict(os.environ)
+    # the server reads the same store as this command, whatever its working directory
+    env["MLFLOW_TRACKING_URI"] = tracking_uri()
     # one thread per LightGBM prediction, so concurrent requests do not fight over the cores
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("BENTOML_DO_NOT_TRACK", "1")
@@ -43,11 +58,11 @@ def serve(
         print(example_requests(data, f"http://{shown_host}:{port}"), flush=True)
     command = [
         sys.executable, "-m", "bentoml", "serve", SERVICE,
-        "--port", str(port), "--host", host, "--working-dir", str(REPO_ROOT),
+        "--port", str(port), "--host", host,
     ]
     console.print(f"[bold]starting[/] {shlex.join(command[1:])} (Ctrl+C stops it)")
     try:
-        completed = subprocess.run(command, env=_server_env(workers), cwd=REPO_ROOT, check=False)
+        completed = subprocess.run(command, env=_server_env(workers), check=False)
     except KeyboardInterrupt:
         return
     if completed.returncode not in (0, -2, 130):
@@ -60,7 +75,7 @@ def bento(
     build: Annotated[bool, typer.Option(help="run `bentoml build` after packing the champions")] = True,
 ) -> None:
     """Pack the registry's champions into the BentoML model store and build the Bento from bentofile.yaml."""
-    from serving.champions import pack_champions
+    from daiyun.serving.champions import pack_champions
 
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "1")
     try:
@@ -70,9 +85,9 @@ def bento(
         raise typer.Exit(code=1) from None
     out.print(f"packed the champions as BentoML model {tag}")
     if build:
-        bentofile = str(REPO_ROOT / "bentofile.yaml")
-        command = [sys.executable, "-m", "bentoml", "build", "-f", bentofile, str(REPO_ROOT)]
-        completed = subprocess.run(command, env=_server_env(1), cwd=REPO_ROOT, check=False)
+        root = source_checkout()
+        command = [sys.executable, "-m", "bentoml", "build", "-f", str(root / "bentofile.yaml"), str(root)]
+        completed = subprocess.run(command, env=_server_env(1), cwd=root, check=False)
         if completed.returncode:
             raise typer.Exit(code=completed.returncode)
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from training.cli import DataDir, app, console, out, user_errors
-from training.output import write_answer
+from daiyun.training.cli.app import DataDir, app, console, out, user_errors
+from daiyun.training.cli.output import write_answer
 
 CLI_COLUMNS = ["platform", "sku_id", "rank", "score", "expected_revenue", "new_sku",
                "reason_1", "reason_2", "reason_3"]
@@ -33,8 +33,8 @@ def _sentence(reason: dict) -> str:
 
 def selection_bundle(brand: str, model: str | None):
     """The brand's champion, or the model the user named."""
-    from features.errors import RequestError
-    from training.registry import load_bundle, load_champion
+    from daiyun.features.errors import RequestError
+    from daiyun.training.registry import load_bundle, load_champion
 
     if model:
         bundle = load_bundle(model)
@@ -61,7 +61,7 @@ def score_products(
     model: Annotated[str | None, typer.Option("--model", help="MLflow model URI (default: champion)")] = None,
 ) -> None:
     """Rank the brand's SKUs per platform for the coming period: expected revenue and three reasons each."""
-    from features.load import load
+    from daiyun.features.load import load
 
     with console.status("loading data and model"):
         dataset = load(data, brands=[brand])

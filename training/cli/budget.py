@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from training.cli import DataDir, app, console, out, user_errors
-from training.output import write_answer
+from daiyun.training.cli.app import DataDir, app, console, out, user_errors
+from daiyun.training.cli.output import write_answer
 
 
 def read_constraints(path: Path) -> list[dict]:
     """Per-channel constraints from JSON (a list, or {"channels": [...]}) or CSV (channel,min,max,fixed)."""
-    from features.errors import RequestError
+    from daiyun.features.errors import RequestError
 
     if not path.exists():
         raise FileNotFoundError(f"constraints file {path} does not exist")
@@ -69,8 +69,8 @@ def recommend_budget(
     ] = None,
 ) -> None:
     """Split a budget across the brand's ad channels from --start to --end (champion curves)."""
-    from features.load import load
-    from training.registry import load_bundle, load_champion
+    from daiyun.features.load import load
+    from daiyun.training.registry import load_bundle, load_champion
 
     rules = read_constraints(constraints) if constraints else None
     with console.status(f"loading {brand}'s data and budget model"):
@@ -83,7 +83,7 @@ def recommend_budget(
             version = f"{info.name}/{info.version}"
             bundle.model_version, bundle.model_name = info.version, info.name
         if bundle.brand != brand:
-            from features.errors import RequestError
+            from daiyun.features.errors import RequestError
 
             raise RequestError(
                 "--model", f"model is for brand '{bundle.brand}', not '{brand}'", "use that brand's model"

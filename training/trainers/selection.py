@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from features.dataset import Dataset
-from features.selection_frame import CATEGORICAL_FEATURES, OPTIONAL_FEATURES, selection_frame
-from models.selection.baselines import BASELINES
-from models.selection.bundle import SelectionBundle, snapshot
-from models.selection.matrix import default_features
-from models.selection.scorer import KINDS, SelectionModel
-from training.selection_metrics import captured_revenue_curve, ranking_metrics
+from daiyun.features.dataset import Dataset
+from daiyun.features.selection_frame import CATEGORICAL_FEATURES, OPTIONAL_FEATURES, selection_frame
+from daiyun.models.selection.baselines import BASELINES
+from daiyun.models.selection.bundle import SelectionBundle, snapshot
+from daiyun.models.selection.matrix import default_features
+from daiyun.models.selection.scorer import KINDS, SelectionModel
+from daiyun.training.trainers.selection_metrics import captured_revenue_curve, ranking_metrics
 
 EXPERIMENT = "daiyun-selection"
 GATE_METRIC = "ndcg_at_20"
@@ -195,7 +195,7 @@ def fit_bundle(dataset: Dataset, brand: str, frame: pd.DataFrame, horizon_days: 
 
 
 def _event_windows(history: Dataset, brand: str) -> pd.DataFrame:
-    from features.selection_frame import default_event_windows
+    from daiyun.features.selection_frame import default_event_windows
 
     start = history.start_date - pd.Timedelta(days=800)
     end = history.end_date + pd.Timedelta(days=3 * 366)
@@ -239,7 +239,7 @@ def forecast_feature_note(brand: str, first_as_of: pd.Timestamp) -> str:
     champion's origin is on or before the first training as_of; otherwise it is left out and
     the run says why. A missing champion is never an error.
     """
-    from training.registry import load_champion
+    from daiyun.training.registry import load_champion
 
     try:
         bundle, info = load_champion("forecast", brand)
@@ -261,8 +261,8 @@ def train_brand(dataset: Dataset, brand: str, config: SelectionConfig, tune: int
     """One brand end to end; returns the one-line summary the CLI prints."""
     import mlflow
 
-    from training.registry import data_fingerprint, log_bundle, register_and_gate
-    from training.tracking import use_experiment
+    from daiyun.training.registry import data_fingerprint, log_bundle, register_and_gate
+    from daiyun.training.tracking import use_experiment
 
     frame, horizon, tests = brand_frame(dataset, brand, config)
     features = default_features(frame, extra=OPTIONAL_FEATURES)
@@ -379,7 +379,7 @@ def train_family(dataset: Dataset, brands: list[str] | None = None, tune: int = 
     """`daiyun train selection`: one summary line per brand (each brand on its own data only)."""
     from rich.progress import Progress
 
-    from training.cli import console
+    from daiyun.training.cli.app import console
 
     config = config or SelectionConfig()
     brands = list(brands or dataset.brands)

@@ -8,14 +8,14 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from training.cli import DaskScheduler, DataDir, app, console, out, user_errors
-from training.output import write_answer
+from daiyun.training.cli.app import DaskScheduler, DataDir, app, console, out, user_errors
+from daiyun.training.cli.output import write_answer
 
 
 def read_promotion_plan(path: Path, brand: str) -> pd.DataFrame:
     """A planner's promotions file (contract columns; `brand` may be left out), validated."""
-    from features.contract import PROMOTIONS, check_table
-    from features.errors import ContractError
+    from daiyun.features.contract import PROMOTIONS, check_table
+    from daiyun.features.errors import ContractError
 
     path = Path(path)
     if not path.is_file():
@@ -82,12 +82,12 @@ def backtest(
     """Rolling-origin backtest of the forecasters and baselines; prints and writes the metric table."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from features.errors import RequestError
-    from features.load import load
-    from training import cluster_commands
-    from training.backtest import run_backtest
-    from training.executor import executor_from
-    from training.train_forecast import default_config
+    from daiyun.features.errors import RequestError
+    from daiyun.features.load import load
+    from daiyun.training.cli import cluster as cluster_commands
+    from daiyun.training.cluster.executor import executor_from
+    from daiyun.training.trainers.backtest import run_backtest
+    from daiyun.training.trainers.forecast import default_config
 
     if windows < 1 or horizon < 1:
         raise RequestError("--windows/--horizon", "must be at least 1", "e.g. --windows 3 --horizon 30")
@@ -168,18 +168,18 @@ def forecast(
     dask: DaskScheduler = None,
 ) -> None:
     """Per platform, SKU and date: mean and quantiles, from the brand's champion and DIR's history."""
-    from features.load import load
-    from models.forecast.bundle import parse_date, parse_quantiles
-    from training import cluster_commands
-    from training.executor import executor_from
-    from training.registry import load_bundle, load_champion
+    from daiyun.features.load import load
+    from daiyun.models.forecast.bundle import parse_date, parse_quantiles
+    from daiyun.training.cli import cluster as cluster_commands
+    from daiyun.training.cluster.executor import executor_from
+    from daiyun.training.registry import load_bundle, load_champion
 
     parse_date(start, "--start")
     parse_date(end, "--end")
     qs = parse_quantiles(quantiles)
     suffix = Path(out_file).suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        from features.errors import RequestError
+        from daiyun.features.errors import RequestError
 
         raise RequestError("--out", f"'{out_file}' must end in .csv or .parquet", "e.g. --out forecast.csv")
     dataset = load(data, brands=[brand])

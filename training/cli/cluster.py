@@ -11,7 +11,7 @@ import pandas as pd
 
 def backtests(executor: object, dataset: object, brands: list[str], config: object) -> dict[str, object]:
     """brand -> future of `run_backtest(dataset.for_brand(brand), brand, config)` (one task per brand)."""
-    from training.backtest import run_backtest
+    from daiyun.training.trainers.backtest import run_backtest
 
     return {brand: executor.submit(run_backtest, dataset.for_brand(brand), brand, config) for brand in brands}
 

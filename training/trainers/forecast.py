@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.forecast_frame import brand_history
-from models.forecast.bundle import ForecastBundle
-from models.forecast.members import make_member
-from training.backtest import ENSEMBLE, BacktestConfig, BacktestResult, run_backtest
+from daiyun.features.forecast_frame import brand_history
+from daiyun.models.forecast.bundle import ForecastBundle
+from daiyun.models.forecast.members import make_member
+from daiyun.training.trainers.backtest import ENSEMBLE, BacktestConfig, BacktestResult, run_backtest
 
 EXPERIMENT = "daiyun-forecast"
 METRIC = "backtest_wrmsse"
@@ -112,7 +112,7 @@ def headline_metrics(result: BacktestResult) -> dict[str, float]:
 
 
 def backtest_key(history: pd.DataFrame, config: BacktestConfig) -> str:
-    from training.registry import data_fingerprint
+    from daiyun.training.registry import data_fingerprint
 
     columns = ["platform", "sku_id", "date", "units", "price", "on_promo", "in_stock"]
     return f"data={data_fingerprint(history[columns])};{config.key()}"
@@ -144,7 +144,7 @@ def train_family(
     import mlflow
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from training.tracking import use_experiment
+    from daiyun.training.tracking import use_experiment
 
     use_experiment(EXPERIMENT)
     brands = list(brands or dataset.brands)
@@ -176,14 +176,14 @@ def _train_brand(
 ) -> str:
     import mlflow
 
-    from training.registry import log_bundle, register_and_gate
+    from daiyun.training.registry import log_bundle, register_and_gate
 
     history = brand_history(dataset, brand)
     mlflow.set_tags({"brand": brand, "family": "forecast"})
     if dataset.for_brand(brand).freq(brand) == "W":
         config = weekly_config(config)
     if tune:
-        from training.tune import tune_lgbm
+        from daiyun.training.trainers.tune import tune_lgbm
 
         say(f"{brand}: tuning LightGBM ({tune} trials)")
         best = tune_lgbm(dataset, brand, config, n_trials=tune, history=history, progress=say)
@@ -219,7 +219,7 @@ def _log_run(result: BacktestResult, bundle: ForecastBundle, config: BacktestCon
     import matplotlib.pyplot as plt
     import mlflow
 
-    from training.plots import event_plot, importance_plot
+    from daiyun.training.plots.forecast import event_plot, importance_plot
 
     params = {
         "windows": config.windows,

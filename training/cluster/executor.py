@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from features.errors import RequestError
+from daiyun.features.errors import RequestError
 
 ENV_SCHEDULER = "DAIYUN_DASK_SCHEDULER"
 ENV_TIMEOUT = "DAIYUN_DASK_TIMEOUT"
@@ -227,7 +227,7 @@ def joblib_sequential() -> Iterator[None]:
 @contextmanager
 def _prophet_follows_joblib_config() -> Iterator[None]:
     try:
-        import models.forecast.prophet_model as prophet_model
+        import daiyun.models.forecast.prophet_model as prophet_model
     except ImportError:  # pragma: no cover - prophet is a hard dependency
         yield
         return

@@ -46,10 +46,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features.errors import RequestError
-from features.simulate_ads import ad_book
-from features.simulate_catalogue import BrandSpec, build_catalogue
-from features.simulate_demand import event_plan, organic_units, promotions, sellable, stock_outs
+from daiyun.features.errors import RequestError
+from daiyun.features.simulator.ads import ad_book
+from daiyun.features.simulator.catalogue import BrandSpec, build_catalogue
+from daiyun.features.simulator.demand import event_plan, organic_units, promotions, sellable, stock_outs
 
 FUTURE_START = "2026-10-16"
 FUTURE_END = "2026-11-14"  # 30 days: the Double 11 pre-sale and peak, so everyone is scored on an event

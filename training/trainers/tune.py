@@ -14,8 +14,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from features.forecast_frame import brand_history
-from training.backtest import BacktestConfig, backtest_origins, backtest_table, window_predictions
+from daiyun.features.forecast_frame import brand_history
+from daiyun.training.trainers.backtest import (
+    BacktestConfig,
+    backtest_origins,
+    backtest_table,
+    window_predictions,
+)
 
 
 def suggest(trial: object) -> dict:
@@ -47,7 +52,7 @@ def tune_lgbm(
     import mlflow
     import optuna
 
-    from models.forecast.lgbm import calendar_tables
+    from daiyun.models.forecast.lgbm import calendar_tables
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     mine = dataset.for_brand(brand)
@@ -101,7 +106,7 @@ def tune_lgbm(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
     )
     # the defaults are always trial 0, so tuning never ends worse than not tuning
-    from models.forecast.lgbm import LGBMForecaster
+    from daiyun.models.forecast.lgbm import LGBMForecaster
 
     defaults = LGBMForecaster(**config.lgbm_params).get_params()
     study.enqueue_trial(

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from features.simulate_catalogue import PLATFORMS, Catalogue
+from daiyun.features.simulator.catalogue import PLATFORMS, Catalogue
 
 FORMULA = (
     "incremental_revenue_t = max_daily_revenue * x_t**shape / (x_t**shape + half_saturation**shape), "

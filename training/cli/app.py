@@ -29,7 +29,7 @@ def user_errors(command: Callable) -> Callable:
 
     @wraps(command)
     def wrapper(*args, **kwargs):  # noqa: ANN202
-        from features.errors import ContractError, RequestError
+        from daiyun.features.errors import ContractError, RequestError
 
         try:
             return command(*args, **kwargs)
@@ -59,7 +59,7 @@ def sample(
     seed: Annotated[int, typer.Option(help="same seed, same bytes")] = 7,
 ) -> None:
     """Write a simulated multi-brand, multi-platform shop history (contract tables + truth/)."""
-    from features.simulate import write_sample
+    from daiyun.features.simulator.world import write_sample
 
     summary = write_sample(directory, size=size, seed=seed)
     out.print(summary)
@@ -69,8 +69,8 @@ def sample(
 @user_errors
 def validate(directory: Annotated[Path, typer.Argument(help="data directory to check")]) -> None:
     """Check DIR against the data contract; print a summary."""
-    from features.load import load
-    from features.summary import summarize
+    from daiyun.features.load import load
+    from daiyun.features.summary import summarize
 
     dataset = load(directory)
     out.print(summarize(dataset))
@@ -87,13 +87,13 @@ def train(
     dask: DaskScheduler = None,
 ) -> None:
     """Build features, fit, backtest, log to MLflow, register; promote only if it beats the champion."""
-    from features.load import load
-    from training.executor import executor_from
+    from daiyun.features.load import load
+    from daiyun.training.cluster.executor import executor_from
 
     families = ["forecast", "budget", "selection"] if family == "all" else [family]
     unknown = [f for f in families if f not in ("forecast", "budget", "selection")]
     if unknown:
-        from features.errors import RequestError
+        from daiyun.features.errors import RequestError
 
         raise RequestError(
             "family", f"unknown family '{unknown[0]}'", "use forecast, budget, selection or all"
@@ -106,7 +106,7 @@ def train(
                 console.print("[yellow]no ads table: skipping budget models[/]")
                 continue
             if executor.is_distributed:  # per-brand pipelines on the workers; this process logs to MLflow
-                from training.remote_runs import train_on_cluster
+                from daiyun.training.cluster.remote_runs import train_on_cluster
 
                 console.print(f"[dim]{name}: {executor.describe()}[/]")
                 results = train_on_cluster(executor, dataset, name, brand or dataset.brands, tune, promote)
@@ -118,11 +118,11 @@ def train(
 
 def _trainer(family: str) -> Callable:
     if family == "forecast":
-        from training.train_forecast import train_family
+        from daiyun.training.trainers.forecast import train_family
     elif family == "budget":
-        from training.train_budget import train_family
+        from daiyun.training.trainers.budget import train_family
     else:
-        from training.train_selection import train_family
+        from daiyun.training.trainers.selection import train_family
     return train_family
 
 
@@ -132,10 +132,10 @@ def main() -> None:  # pragma: no cover
 
 # Family commands register themselves on `app` (one module each, so they evolve independently).
 _FAMILY_COMMANDS = (
-    "training.cli_forecast",
-    "training.cli_budget",
-    "training.cli_selection",
-    "training.cli_serve",
+    "daiyun.training.cli.forecast",
+    "daiyun.training.cli.budget",
+    "daiyun.training.cli.selection",
+    "daiyun.training.cli.serve",
 )
 for _module in _FAMILY_COMMANDS:
     try:

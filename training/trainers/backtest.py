@@ -21,12 +21,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.forecast_frame import STEP, brand_history
-from models.forecast.ensemble import EnsembleWeights
-from models.forecast.intervals import ConformalIntervals
-from models.forecast.lgbm import calendar_tables
-from models.forecast.members import BASELINE_NAMES, make_member
-from training.metrics import (
+from daiyun.features.forecast_frame import STEP, brand_history
+from daiyun.models.forecast.ensemble import EnsembleWeights
+from daiyun.models.forecast.intervals import ConformalIntervals
+from daiyun.models.forecast.lgbm import calendar_tables
+from daiyun.models.forecast.members import BASELINE_NAMES, make_member
+from daiyun.training.trainers.metrics import (
     LEVELS,
     aggregate_to_level,
     coverage,
@@ -92,7 +92,7 @@ def backtest_origins(
     events: pd.DataFrame | None = None,
 ) -> list[pd.Timestamp]:
     """Up to `windows` origins, newest first in priority, returned in date order (see module doc)."""
-    from features.calendar import event_windows
+    from daiyun.features.calendar import event_windows
 
     step = STEP[freq]
     span = step * horizon

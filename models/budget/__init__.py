@@ -1,0 +1,1 @@
+"""The budget family: ads frame -> response curves -> optimizer -> plan."""
