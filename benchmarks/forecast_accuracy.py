@@ -35,6 +35,7 @@ SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results" / "forecast_accuracy.md"
 
 from daiyun.features.dataset import Dataset  # noqa: E402
+from daiyun.features.forecast_terms import quantile_column  # noqa: E402
 from daiyun.training.trainers.backtest import BacktestConfig, run_backtest  # noqa: E402
 from daiyun.training.trainers.forecast import default_config, fit_bundle  # noqa: E402
 from daiyun.training.trainers.metrics import wape  # noqa: E402
@@ -80,7 +81,7 @@ def demo(data: Path, brands: list[str] | None) -> tuple[list[pd.DataFrame], list
             on=["platform", "sku_id", "date"],
             how="left",
         )
-        lo, hi = f"q{min(config.quantiles):g}", f"q{max(config.quantiles):g}"
+        lo, hi = quantile_column(min(config.quantiles)), quantile_column(max(config.quantiles))
         for days, mask in (("promotion", predictions["event"]), ("all", np.ones(len(predictions), bool))):
             part = predictions.loc[np.asarray(mask, bool)]
             oracle = wape(part["actual"], part["expected_units"])

@@ -1,10 +1,11 @@
 """The budget family's model input: daily spend per ad channel beside the platform's revenue.
 
 One row per (platform, date) of a brand: the platform's total paid revenue, the spend of every
-ad channel of the brand (a channel only moves its own platform's revenue; other platforms'
-channels are 0 there), how much of the catalogue was sellable and on promotion, and the calendar
-flags. The baseline of the response model reads the calendar and promotion columns so that the
-lift of an event is not credited to the ads bought for it.
+ad channel of the brand (its own platform's channels; other platforms' channels are 0 there, and
+the response model's halo step asks what they lift on this platform), how much of the catalogue
+was sellable and on promotion, and the calendar flags. The baseline of the response model reads
+the calendar and promotion columns so that the lift of an event is not credited to the ads bought
+for it.
 
 Carry-over is a pure transform and lives here too: `geometric_adstock`.
 """
@@ -53,6 +54,43 @@ def attributed_roi(ads: pd.DataFrame) -> dict[str, float]:
     sums = known.groupby("channel", observed=True)[["attributed_revenue", "spend"]].sum()
     sums = sums.loc[sums["spend"] > 0]
     return {str(c): float(r) for c, r in (sums["attributed_revenue"] / sums["spend"]).items()}
+
+
+def attribution_discount_from_tests(ads: pd.DataFrame, experiments: pd.DataFrame) -> float | None:
+    """How much of the platforms' attributed revenue the brand's lift tests found real.
+
+    Per test: measured incremental revenue / the revenue the platform attributed to that channel
+    in the test window; the median over tests (clipped to [0.05, 2]), or None when no test can be
+    compared (no attributed revenue reported in its window, or a relative lift only).
+    """
+    if ads.empty or experiments is None or experiments.empty or ads["attributed_revenue"].isna().all():
+        return None
+    ratios = []
+    for row in experiments.itertuples(index=False):
+        if not np.isfinite(row.incremental_revenue):
+            continue
+        mine = ads.loc[
+            ads["channel"].eq(row.channel) & ads["date"].between(row.start, row.end), "attributed_revenue"
+        ]
+        attributed = float(mine.sum()) if mine.notna().any() else 0.0
+        if attributed > 0:
+            ratios.append(row.incremental_revenue / attributed)
+    return float(np.clip(np.median(ratios), 0.05, 2.0)) if ratios else None
+
+
+def gross_margin(sales: pd.DataFrame, products: pd.DataFrame) -> float | None:
+    """The brand's gross margin on its sales, 1 - cost of goods / revenue, where unit costs are known
+    (products.unit_cost); None when no sold SKU has one (or the margin is not in (0, 1))."""
+    if sales.empty or products.empty or products["unit_cost"].isna().all():
+        return None
+    costs = products.dropna(subset=["unit_cost"]).set_index(["brand", "sku_id"])["unit_cost"]
+    rows = sales.join(costs, on=["brand", "sku_id"], how="inner")
+    rows = rows.loc[rows["units"].notna() & rows["revenue"].notna()]
+    revenue = float(rows["revenue"].sum())
+    if revenue <= 0:
+        return None
+    margin = 1.0 - float((rows["units"] * rows["unit_cost"]).sum()) / revenue
+    return margin if 0.0 < margin < 1.0 else None
 
 
 def daily_spend(ads: pd.DataFrame, freq: str = "D") -> pd.DataFrame:

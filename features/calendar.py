@@ -9,6 +9,12 @@ Three public functions, the interface agreed in the team brief:
   (name, phase, start, end), one row per phase window, legible like Prophet's `holidays`.
 - `peak_days(start, end, events)`: the peak days (3.8, 618, 9.9, 11.11, 12.12 and user events).
 
+Markets. A data directory names its market (`market: CN` by default, in `dataset.yaml`; see
+`daiyun.features.dataset.Dataset.market`). Every function takes `market=`: for "CN" the sources
+below apply; any other country the `holidays` package knows ("DE", "US", "GB", ...) takes that
+country's public holidays, has no make-up workdays and no built-in Chinese e-commerce events (11.11
+in a German store is an ordinary day); the user's events table still adds the brand's own events.
+
 Sources. Official holidays and make-up workdays (调休) come from `chinese_calendar` for the years
 it has (2004-2026 in chinese-calendar 1.11). Other years fall back to `holidays.China`, which knows
 the days off but not the make-up workdays: `is_makeup_workday` is 0 there because it is unknown,
@@ -58,6 +64,7 @@ from daiyun.features.ecommerce_events import (
 )
 from daiyun.features.errors import ContractError, RequestError
 
+DEFAULT_MARKET = "CN"
 MAX_DAYS = 90  # cap of days_to_next_peak / days_since_last_peak: beyond a quarter it says nothing
 FREQUENCIES = ("D", "W")
 HOLIDAY_COLUMNS = ["is_holiday", "is_makeup_workday", "is_weekend", "is_day_off"]
@@ -85,13 +92,38 @@ def _chinese_calendar_years() -> frozenset[int]:
     return frozenset(day.year for day in constants.holidays)
 
 
+@lru_cache(maxsize=1)
+def _known_markets() -> frozenset[str]:
+    import holidays
+
+    return frozenset(holidays.list_supported_countries())
+
+
+@lru_cache(maxsize=64)
+def check_market(market: str | None) -> str:
+    """The market as an upper-case country code the `holidays` package knows; RequestError otherwise."""
+    code = (market or DEFAULT_MARKET).strip().upper()
+    if code not in _known_markets():
+        raise RequestError(
+            "market", f"'{market}' is not a country the holidays package knows",
+            "use an ISO country code such as CN, DE, US or GB (dataset.yaml: `market: CN`)",
+        )
+    return code
+
+
 @lru_cache(maxsize=256)
-def official_days(year: int) -> tuple[np.ndarray, np.ndarray, str]:
+def official_days(year: int, market: str = DEFAULT_MARKET) -> tuple[np.ndarray, np.ndarray, str]:
     """Day numbers of the official days off and make-up workdays of `year`, and their source.
 
     The source is "chinese_calendar" or "holidays"; with "holidays" the make-up workdays are
-    unknown and the second array is empty.
+    unknown (China after chinese-calendar's last year) or do not exist (other markets) and the
+    second array is empty. Cached per (year, market): a calendar is built once per process.
     """
+    if market != DEFAULT_MARKET:
+        import holidays
+
+        off = list(holidays.country_holidays(market, years=year).keys())
+        return _day_numbers(off), _day_numbers([]), "holidays"
     if year in _chinese_calendar_years():
         from chinese_calendar import constants
 
@@ -113,12 +145,93 @@ def _day_numbers(dates: list[dt.date]) -> np.ndarray:
     return numbers
 
 
-def _holiday_flags(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _holiday_flags(days: np.ndarray, market: str = DEFAULT_MARKET) -> tuple[np.ndarray, np.ndarray]:
     first, last = _to_date(int(days[0])).year, _to_date(int(days[-1])).year
-    parts = [official_days(year) for year in range(first, last + 1)]
+    parts = [official_days(year, market) for year in range(first, last + 1)]
     off = np.concatenate([p[0] for p in parts]) if parts else _EMPTY_DAYS
     makeup = np.concatenate([p[1] for p in parts]) if parts else _EMPTY_DAYS
     return np.isin(days, off), np.isin(days, makeup)
+
+
+# ---------------------------------------------------------------------------------------------
+# Official holidays by name (Prophet's `holidays`): the same sources as the flags above
+# ---------------------------------------------------------------------------------------------
+
+def public_holidays(start: object, end: object, market: str = DEFAULT_MARKET) -> pd.DataFrame:
+    """Official days off as named windows: name, start, end. China: cn_spring_festival, ... (one
+    window per run of consecutive days off); another market: <market>_<label>, one day each."""
+    start, end, market = pd.Timestamp(start), pd.Timestamp(end), check_market(market)
+    if market == DEFAULT_MARKET:
+        return _chinese_holiday_windows(start, end).copy()
+    return _market_holiday_windows(start, end, market)
+
+
+# holidays.China's labels -> chinese-calendar's enum names, so a holiday keeps one name across years
+_HOLIDAYS_LIB_NAMES = {
+    "new year's day": "new_years_day", "spring festival": "spring_festival",
+    "new year's eve": "spring_festival",
+    "tomb-sweeping": "tomb_sweeping_day", "labor day": "labour_day", "dragon boat": "dragon_boat_festival",
+    "mid-autumn": "mid_autumn_festival", "national day": "national_day",
+}
+
+
+@lru_cache(maxsize=16)
+def _holidays_lib_year(year: int) -> dict:
+    import holidays
+
+    return dict(holidays.China(years=year))
+
+
+def _official_day_off(day: pd.Timestamp) -> str | None:
+    """The official holiday's name of a day off (法定节假日), None on other days. chinese-calendar for the
+    years it publishes (it knows the make-up arrangements); holidays.China after that."""
+    import chinese_calendar
+
+    try:
+        is_holiday, name = chinese_calendar.get_holiday_detail(day.date())
+    except NotImplementedError:
+        label = _holidays_lib_year(day.year).get(day.date())
+        if label is None:
+            return None
+        label = label.lower()
+        return next((name for key, name in _HOLIDAYS_LIB_NAMES.items() if key in label), None)
+    if not (is_holiday and name):
+        return None
+    return chinese_calendar.Holiday(name).name
+
+
+def _market_holiday_windows(start: pd.Timestamp, end: pd.Timestamp, market: str) -> pd.DataFrame:
+    """Another market's public holidays (the `holidays` package) as one-day windows: name, start, end."""
+    import holidays
+
+    years = range(pd.Timestamp(start).year, pd.Timestamp(end).year + 1)
+    days = holidays.country_holidays(market, years=list(years))
+    rows = [
+        (f"{market.lower()}_" + "".join(c if c.isalnum() else "_" for c in str(label).lower())[:40], day)
+        for day, label in sorted(days.items())
+        if pd.Timestamp(start) <= pd.Timestamp(day) <= pd.Timestamp(end)
+    ]
+    frame = pd.DataFrame(rows, columns=["name", "start"])
+    frame["start"] = pd.to_datetime(frame["start"])
+    frame["end"] = frame["start"]
+    return frame
+
+
+@lru_cache(maxsize=8)  # Prophet asks once per platform for the same range
+def _chinese_holiday_windows(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    rows = [
+        ("cn_" + name, day)
+        for day in pd.date_range(start, end, freq="D")
+        if (name := _official_day_off(day)) is not None
+    ]
+    if not rows:
+        return pd.DataFrame(columns=["name", "start", "end"])
+    days = pd.DataFrame(rows, columns=["name", "day"])
+    # consecutive days of one holiday form one window
+    new_window = days["name"].ne(days["name"].shift()) | days["day"].diff().ne(pd.Timedelta(days=1))
+    days["window"] = new_window.cumsum()
+    windows = days.groupby("window").agg(name=("name", "first"), start=("day", "min"), end=("day", "max"))
+    return windows.reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +332,12 @@ def _user_rows(events: pd.DataFrame | None, brand: str | None, platform: str | N
 
 
 def _resolved_windows(
-    first: int, last: int, events: pd.DataFrame | None, brand: str | None, platform: str | None
+    first: int,
+    last: int,
+    events: pd.DataFrame | None,
+    brand: str | None,
+    platform: str | None,
+    market: str = DEFAULT_MARKET,
 ) -> list[_Window]:
     """Built-in windows overridden by the user's, with derived peak days; those touching [first, last]."""
     user = _user_rows(events, brand, platform)
@@ -228,7 +346,9 @@ def _resolved_windows(
 
     windows: set[_Window] = set()
     # an event of year Y may start in Y-1 (年货节 before an early CNY): look one year beyond each side
-    for year in range(_to_date(first).year - 1, _to_date(last).year + 2):
+    # the built-in table is the Chinese platforms' festival calendar: other markets have only their own
+    years = range(_to_date(first).year - 1, _to_date(last).year + 2) if market == DEFAULT_MARKET else ()
+    for year in years:
         for name, phase, start, end in builtin_windows(year):
             if (name, year) in replaced_events or (name, year, phase) in replaced_phases:
                 continue
@@ -261,6 +381,7 @@ def event_windows(
     events: pd.DataFrame | None = None,
     brand: str | None = None,
     platform: str | None = None,
+    market: str = DEFAULT_MARKET,
 ) -> pd.DataFrame:
     """Every event phase window touching [start, end]: name, phase, start, end (inclusive dates).
 
@@ -268,7 +389,7 @@ def event_windows(
     (a `day` window is also the last day of its `peak` window). Windows are not clipped to the range.
     """
     first, last = _day_range(start, end)
-    windows = _resolved_windows(first, last, events, brand, platform)
+    windows = _resolved_windows(first, last, events, brand, platform, check_market(market))
     table = pd.DataFrame(
         [(name, phase, _to_date(s), _to_date(e)) for name, phase, s, e in windows], columns=WINDOW_COLUMNS
     )
@@ -285,10 +406,11 @@ def peak_days(
     events: pd.DataFrame | None = None,
     brand: str | None = None,
     platform: str | None = None,
+    market: str = DEFAULT_MARKET,
 ) -> list[pd.Timestamp]:
     """The peak days (3.8, 618, 9.9, 11.11, 12.12, last days of user peak windows) in [start, end]."""
     first, last = _day_range(start, end)
-    days = _peak_day_numbers(_resolved_windows(first, last, events, brand, platform))
+    days = _peak_day_numbers(_resolved_windows(first, last, events, brand, platform, check_market(market)))
     return [pd.Timestamp(_to_date(int(d))) for d in days if first <= d <= last]
 
 
@@ -304,6 +426,7 @@ def calendar_frame(
     brand: str | None = None,
     platform: str | None = None,
     freq: str = "D",
+    market: str = DEFAULT_MARKET,
 ) -> pd.DataFrame:
     """One row per date (per week start for freq="W") with the columns of `COLUMNS`.
 
@@ -319,11 +442,12 @@ def calendar_frame(
     if freq == "W":
         last = first + 7 * ((last - first) // 7) + 6
     days = np.arange(first, last + 1, dtype=np.int64)
-    windows = _resolved_windows(first - MAX_DAYS, last + MAX_DAYS, events, brand, platform)
+    market = check_market(market)
+    windows = _resolved_windows(first - MAX_DAYS, last + MAX_DAYS, events, brand, platform, market)
 
     n = len(days)
     flags: dict[str, np.ndarray] = {c: np.zeros(n, dtype=bool) for c in FLAG_COLUMNS}
-    is_off, is_makeup = _holiday_flags(days)
+    is_off, is_makeup = _holiday_flags(days, market)
     weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
     flags["is_holiday"] = is_off
     flags["is_makeup_workday"] = is_makeup

@@ -45,6 +45,12 @@ def _key(name: str) -> Column:
     return Column(name, "key", required=True, blank_ok=False)
 
 
+# The dates a table may hold: pandas keeps dates as nanoseconds, which end on 2262-04-11, and a
+# later date would otherwise be read as another one. 1900 leaves room for old launch dates.
+FIRST_DATE = pd.Timestamp("1900-01-01")
+LAST_DATE = pd.Timestamp("2261-12-31")
+
+
 def _date(name: str, required: bool = True) -> Column:
     return Column(name, "date", required=required, blank_ok=not required)
 
@@ -120,7 +126,22 @@ PROMOTIONS = Table(
     ),
     one_of=("discount", "price"),
 )
-TABLES: dict[str, Table] = {t.name: t for t in (SALES, PRODUCTS, ADS, EVENTS, PROMOTIONS)}
+EXPERIMENTS = Table(  # lift tests: what a channel's spend in [start, end] measurably added
+    "experiments",
+    (
+        _key("brand"),
+        _key("channel"),
+        Column("platform", "text"),
+        _date("start"),
+        _date("end"),
+        Column("spend", "number", required=True, bound=">0", blank_ok=False),
+        Column("incremental_revenue", "number", bound=">=0"),
+        Column("lift", "number"),  # relative lift of the platform's revenue, when no yuan figure
+        Column("standard_error", "number", required=True, bound=">0", blank_ok=False),
+    ),
+    one_of=("incremental_revenue", "lift"),
+)
+TABLES: dict[str, Table] = {t.name: t for t in (SALES, PRODUCTS, ADS, EVENTS, PROMOTIONS, EXPERIMENTS)}
 
 _BOUNDS = {  # test, rule broken, fix
     ">=0": (
@@ -255,7 +276,17 @@ def _convert(raw: pd.DataFrame, table: Table, column: Column, file: str) -> pd.S
             )
         return text
     if column.kind == "date":
-        parsed, bad = parse_dates(values)
+        parsed, bad, far = _read_dates(values)
+        if far.any():
+            raise ContractError(
+                file,
+                column.name,
+                f"date outside {FIRST_DATE:%Y-%m-%d} .. {LAST_DATE:%Y-%m-%d} (a typo in the year, or a "
+                "placeholder like 9999-12-31: such dates cannot be stored and would be read as others)",
+                f"correct the year of '{column.name}' on these rows (or leave it blank where optional)",
+                shown(raw, table, far, column.name),
+                int(far.sum()),
+            )
         if bad.any():
             raise ContractError(
                 file,
@@ -329,13 +360,28 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Strict ISO dates: (datetime64[ns] with NaT for blanks, mask of cells that are not dates)."""
+    """Strict ISO dates: (datetime64[ns] with NaT for blanks, mask of cells that are not dates, or
+    are dates outside FIRST_DATE..LAST_DATE)."""
+    parsed, bad, far = _read_dates(values)
+    return parsed, bad | far
+
+
+def _outside(parsed: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    # compared in the values' own unit: converted to nanoseconds first, 2609-12-29 wraps to 2025-06-09
+    return np.asarray(parsed.notna() & ((parsed < FIRST_DATE) | (parsed > LAST_DATE)))
+
+
+def _read_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Dates (datetime64[ns], NaT for blanks and bad cells), the mask of cells that are not ISO
+    dates, and the mask of dates outside FIRST_DATE..LAST_DATE."""
     if pd.api.types.is_datetime64_any_dtype(values):
         if getattr(values.dt, "tz", None) is not None:
             values = values.dt.tz_localize(None)
-        parsed = values.astype("datetime64[ns]")
+        far = _outside(values)
+        kept = values.where(~far)  # a Parquet timestamp in 2609 is refused, not overflowed
+        parsed = kept.astype("datetime64[ns]")
         bad = (parsed.notna() & parsed.ne(parsed.dt.normalize())).to_numpy()  # a time of day is not a date
-        return parsed.dt.normalize(), bad
+        return parsed.dt.normalize(), bad, far
     # few distinct dates in millions of rows: parse each once
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if pd.api.types.infer_dtype(uniques, skipna=True) in ("date", "datetime", "datetime64"):
@@ -346,11 +392,14 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         blank = np.asarray(text == "")
         parsed = pd.DatetimeIndex(pd.to_datetime(text.where(~blank), format="%Y-%m-%d", errors="coerce"))
         ok = np.asarray(parsed.notna() & (text.str.len() == 10)) | blank
+    outside = np.append(_outside(parsed), False)
+    parsed = parsed.where(~outside[:-1])
     lookup = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
     usable = np.append(ok, True)  # code -1 (a missing cell) is blank, not bad
-    bad = ~usable[codes]
-    result = np.where(bad, np.datetime64("NaT", "ns"), lookup[codes])
-    return pd.Series(result, index=values.index, name=values.name, dtype="datetime64[ns]"), bad
+    far = outside[codes]
+    bad = ~usable[codes] & ~far
+    result = np.where(bad | far, np.datetime64("NaT", "ns"), lookup[codes])
+    return pd.Series(result, index=values.index, name=values.name, dtype="datetime64[ns]"), bad, far
 
 
 def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

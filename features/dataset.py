@@ -38,6 +38,9 @@ ADS_COLUMNS = [
 ]
 EVENTS_COLUMNS = ["name", "start", "end", "phase", "platform", "brand"]
 PROMOTIONS_COLUMNS = ["brand", "platform", "sku_id", "start", "end", "discount", "price", "mechanic"]
+EXPERIMENTS_COLUMNS = [
+    "brand", "channel", "platform", "start", "end", "spend", "incremental_revenue", "lift", "standard_error",
+]
 SERIES_KEYS = ["brand", "platform", "sku_id"]
 
 
@@ -53,6 +56,12 @@ class Dataset:
     frequency: dict[str, str]
     source: Path | None = None
     notes: list[str] = field(default_factory=list)  # what the loader filled or derived, in words
+    # lift tests (optional): brand, channel, platform, start, end, spend, incremental_revenue, lift,
+    # standard_error; empty with those columns when there is no experiments file
+    experiments: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXPERIMENTS_COLUMNS))
+    # the country whose public holidays the calendar uses (dataset.yaml `market:`); "CN" also brings
+    # make-up workdays and the built-in e-commerce festivals (daiyun.features.calendar)
+    market: str = "CN"
 
     @property
     def brands(self) -> list[str]:
@@ -79,6 +88,7 @@ class Dataset:
             ads=mine(self.ads),
             events=mine(self.events),
             promotions=mine(self.promotions),
+            experiments=mine(self.experiments),
             frequency={brand: self.frequency[brand]},
         )
 
@@ -92,3 +102,31 @@ class Dataset:
     @property
     def start_date(self) -> pd.Timestamp:
         return self.sales["date"].min()
+
+
+DATASET_FILE = "dataset.yaml"
+
+
+def read_market(directory: Path) -> str:
+    """The market named in `directory/dataset.yaml` (`market: DE`), "CN" when the file or key is absent.
+
+    The file is a flat `key: value` list (no YAML library needed); a market the `holidays` package
+    does not know is a ContractError naming the file.
+    """
+    from daiyun.features.calendar import DEFAULT_MARKET, check_market
+    from daiyun.features.errors import ContractError, RequestError
+
+    path = Path(directory) / DATASET_FILE
+    if not path.is_file():
+        return DEFAULT_MARKET
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.split("#", 1)[0].partition(":")
+        if key.strip() == "market" and value.strip():
+            try:
+                return check_market(value.strip().strip("'\""))
+            except RequestError:
+                raise ContractError(
+                    DATASET_FILE, "market", f"'{value.strip()}' is not a country the holidays package knows",
+                    "write an ISO country code such as `market: CN`, `market: DE` or `market: US`",
+                ) from None
+    return DEFAULT_MARKET

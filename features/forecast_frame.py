@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from daiyun.features.calendar import FLAG_COLUMNS
+from daiyun.features.forecast_terms import PROMO_DISCOUNT
 
 STEP = {"D": pd.Timedelta(days=1), "W": pd.Timedelta(weeks=1)}
 SEASON = {"D": 7, "W": 52}
@@ -84,6 +85,13 @@ GRID_FEATURES = [
 FEATURES = STAT_FEATURES + GRID_FEATURES + CALENDAR_FEATURES
 # a deeper discount (a lower price against the SKU's regular one) never lowers the forecast
 MONOTONE = {"discount": 1, "on_promo": 1, "rel_price": -1}
+# A series whose data never says its regular price (no list_price, no discount: a price-only history
+# or plan) gets one inferred: the upper quantile of its prices over a trailing window, so deal weeks
+# (a minority) do not pull it down. A price at least DEAL_DISCOUNT under it counts as a deal (on_promo):
+# price noise of a cent or two is not a promotion.
+REGULAR_PRICE_QUANTILE = 0.9
+REGULAR_PRICE_WINDOW = {"D": 91, "W": 13}
+DEAL_DISCOUNT = 0.05
 
 
 # -------------------------------------------------------------------------------------------- panel
@@ -105,6 +113,7 @@ class SeriesPanel:
     discount: np.ndarray
     on_promo: np.ndarray
     start: np.ndarray  # index of each series' first period
+    regular_inferred: np.ndarray | None = None  # (S,) bool: regular price inferred, not given
 
     def index_of(self, date: pd.Timestamp) -> int:
         return int((pd.Timestamp(date) - self.dates[0]) / STEP[self.freq])
@@ -119,8 +128,21 @@ def _ffill_rows(values: np.ndarray) -> np.ndarray:
     return frame.ffill().bfill().to_numpy().T
 
 
+def regular_price(price: np.ndarray, freq: str) -> np.ndarray:
+    """(series x period) inferred regular price: trailing REGULAR_PRICE_QUANTILE of the prices seen."""
+    frame = pd.DataFrame(price.T)
+    window = REGULAR_PRICE_WINDOW[freq]
+    upper = frame.rolling(window, min_periods=1).quantile(REGULAR_PRICE_QUANTILE)
+    return upper.ffill().bfill().to_numpy().T
+
+
 def build_panel(history: pd.DataFrame, freq: str = "D") -> SeriesPanel:
-    """Pivot one brand's long history (HISTORY_COLUMNS) into a `SeriesPanel`."""
+    """Pivot one brand's long history (HISTORY_COLUMNS) into a `SeriesPanel`.
+
+    The regular price is the given `list_price`, else price / (1 - discount) on discounted rows,
+    else (a series whose data never says it) inferred by `regular_price`; for those series the
+    discount is derived from it and a price DEAL_DISCOUNT under it marks the period on promotion.
+    """
     missing = [c for c in HISTORY_COLUMNS if c not in history.columns and c not in ("category",)]
     if missing:
         raise ValueError(f"history lacks columns {missing}")
@@ -149,11 +171,22 @@ def build_panel(history: pd.DataFrame, freq: str = "D") -> SeriesPanel:
     present = ~np.isnan(units)
     in_stock = spread("in_stock", 0.0) if "in_stock" in frame.columns else present.astype(float)
     discount = np.nan_to_num(spread("discount", 0.0), nan=0.0)
+    on_promo = np.nan_to_num(spread("on_promo", 0.0), nan=0.0)
     price = spread("price")
     if "list_price" in frame.columns:
         list_price = spread("list_price")
     else:
-        list_price = price / np.clip(1.0 - discount, 0.05, 1.0)
+        list_price = np.where(discount > 0, price / np.clip(1.0 - discount, 0.05, 1.0), np.nan)
+    price = _ffill_rows(price)
+    known_regular = np.isfinite(list_price).any(axis=1)
+    if not known_regular.all():
+        inferred = regular_price(price, freq)
+        list_price[~known_regular] = inferred[~known_regular]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            derived = np.clip(np.nan_to_num(1.0 - price / inferred, nan=0.0), 0.0, 0.95)
+        derived = np.where(derived >= DEAL_DISCOUNT, derived, 0.0)
+        discount[~known_regular] = derived[~known_regular]
+        on_promo[~known_regular] = np.maximum(on_promo[~known_regular], derived[~known_regular] > 0)
     start = np.where(present.any(axis=1), present.argmax(axis=1), len(dates))
     started = np.arange(len(dates))[None, :] >= start[:, None]
     units = np.where(started, np.nan_to_num(units, nan=0.0), np.nan)  # gaps after the start are zero days
@@ -164,11 +197,12 @@ def build_panel(history: pd.DataFrame, freq: str = "D") -> SeriesPanel:
         freq=freq,
         units=units,
         observed=observed,
-        price=_ffill_rows(price),
+        price=price,
         list_price=_ffill_rows(list_price),
         discount=discount,
-        on_promo=np.nan_to_num(spread("on_promo", 0.0), nan=0.0),
+        on_promo=on_promo,
         start=start,
+        regular_inferred=~known_regular,
     )
 
 
@@ -345,6 +379,13 @@ def origin_snapshot(
         season_tail=season_tail,
         promo_tail=promo_tail,
         list_price=np.where(np.isnan(list_price), ref_price, list_price),
+        extras={
+            "regular_inferred": (
+                panel.regular_inferred.copy()
+                if panel.regular_inferred is not None
+                else np.zeros(len(panel.keys), dtype=bool)
+            )
+        },
     )
 
 
@@ -655,14 +696,19 @@ def plan_for(snapshot: OriginSnapshot, future: pd.DataFrame) -> dict[str, np.nda
             )
         row_price = np.where(np.isnan(row_price), regular, row_price)
         row_discount = np.clip(1 - row_price / regular, 0.0, 0.95)
+        # against an inferred regular price, small differences are price noise, as in the history
+        inferred = snapshot.extras.get("regular_inferred", np.zeros(len(snapshot.keys), dtype=bool))
+        threshold = np.where(inferred[series][position], DEAL_DISCOUNT, PROMO_DISCOUNT)
+        row_discount = np.where(row_discount >= threshold, row_discount, 0.0)
         price[position, row_h - 1] = row_price
         discount[position, row_h - 1] = row_discount
         promo = future["on_promo"].to_numpy(dtype=float) if "on_promo" in future.columns else None
         on_promo[position, row_h - 1] = (
-            np.where(np.isnan(promo), row_discount > 0.005, promo)
-            if promo is not None
-            else row_discount > 0.005
+            np.where(np.isnan(promo), row_discount > 0, promo) if promo is not None else row_discount > 0
         )
+        # as in the history (build_panel): a deal price under an inferred regular price is a promotion
+        deal = inferred[series][position] & (row_discount > 0)
+        on_promo[position[deal], row_h[deal] - 1] = 1.0
     elif "on_promo" in future.columns:
         on_promo[position, row_h - 1] = future["on_promo"].to_numpy(dtype=float)
     return {
@@ -728,7 +774,7 @@ def promotion_days(
     )
     daily = daily.drop_duplicates(["platform", "sku_id", "date"], keep="last")
     daily["on_promo"] = np.where(
-        daily["discount"].notna(), (daily["discount"].fillna(0) > 0.005).astype(float), np.nan
+        daily["discount"].notna(), (daily["discount"].fillna(0) > PROMO_DISCOUNT).astype(float), np.nan
     )
     if freq == "W":
         weekday = pd.Timestamp(first).dayofweek

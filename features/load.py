@@ -7,6 +7,7 @@ brand, and the filling of zero-sales days, all vectorised (a demo directory has 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,15 +15,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from daiyun.features.contract import ADS, EVENTS, PRODUCTS, PROMOTIONS, SALES, Table, check_table, shown
+from daiyun.features.contract import (
+    ADS,
+    EVENTS,
+    EXPERIMENTS,
+    PRODUCTS,
+    PROMOTIONS,
+    SALES,
+    Table,
+    check_table,
+    shown,
+)
 from daiyun.features.dataset import (
     ADS_COLUMNS,
     EVENTS_COLUMNS,
+    EXPERIMENTS_COLUMNS,
     PRODUCTS_COLUMNS,
     PROMOTIONS_COLUMNS,
     SALES_COLUMNS,
     SERIES_KEYS,
     Dataset,
+    read_market,
 )
 from daiyun.features.errors import ContractError, NotFoundError
 
@@ -49,6 +62,7 @@ def load(directory: str | Path, brands: Iterable[str] | str | None = None) -> Da
     ads = _read(directory, ADS)
     events = _read(directory, EVENTS)
     promotions = _read(directory, PROMOTIONS)
+    experiments = _read(directory, EXPERIMENTS)
     _check_across_tables(sales, products, ads, promotions)
     if events is not None:  # one agency-wide events file may name other clients' brand days
         elsewhere = ~events["brand"].isin(sales["brand"].unique()) & events["brand"].ne("")
@@ -89,9 +103,16 @@ def load(directory: str | Path, brands: Iterable[str] | str | None = None) -> Da
             text=("brand", "platform", "sku_id", "mechanic"),
             sort=["brand", "platform", "sku_id", "start"],
         ),
+        experiments=_normalise(
+            experiments,
+            EXPERIMENTS_COLUMNS,
+            text=("brand", "channel", "platform"),
+            sort=["brand", "channel", "start"],
+        ),
         frequency={brand: frequency[brand] for brand in known},
         source=directory,
         notes=notes,
+        market=read_market(directory),
     )
 
 
@@ -108,6 +129,9 @@ def _read(directory: Path, table: Table) -> pd.DataFrame | None:
             f"keep only one of {parquet.name} and {csv.name} in {directory}",
         )
     path = parquet if parquet.exists() else csv if csv.exists() else None
+    workbook = directory / f"{table.name}.xlsx"
+    if path is None and table.name == PROMOTIONS.name and workbook.exists():
+        path = workbook  # planners keep the promotion plan in Excel
     if path is None:
         if table.required:
             raise ContractError(
@@ -121,8 +145,37 @@ def _read(directory: Path, table: Table) -> pd.DataFrame | None:
         raise ContractError(
             path.name, None, "the file is empty (0 bytes)", f"write the table or remove {path.name}"
         )
+    if path.suffix == ".xlsx":
+        return check_table(read_workbook(path, table), table, path.name)
     raw = _read_csv(path, table) if path.suffix == ".csv" else _read_parquet(path)
     return check_table(raw, table, path.name)
+
+
+def read_workbook(path: Path, table: Table) -> pd.DataFrame:
+    """The first sheet of an .xlsx as the table's raw rows: ids as text ('00123' stays), dates as
+    Excel keeps them (a date cell is a date; typed text is checked as ISO text like a CSV's)."""
+    as_text = {c.name: str for c in table.columns if c.kind in ("key", "text")}
+    try:
+        raw = pd.read_excel(path, sheet_name=0, engine="openpyxl", dtype=as_text)
+    except Exception as error:  # openpyxl raises several types for a damaged or encrypted workbook
+        raise ContractError(
+            path.name, None, f"not a readable .xlsx workbook ({type(error).__name__})",
+            "save it again from Excel/WPS as .xlsx, or as CSV (UTF-8)",
+        ) from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    raw = raw.dropna(how="all")  # blank rows between blocks of a planner's sheet
+    for column in (c.name for c in table.columns if c.kind == "date"):
+        if column in raw.columns and raw[column].dtype == object:  # date cells mixed with typed text
+            raw[column] = raw[column].map(_iso_day)
+    raw.index = pd.RangeIndex(2, len(raw) + 2, name="row")  # row 1 is the header, as Excel numbers it
+    return raw
+
+
+def _iso_day(value: object) -> object:
+    if isinstance(value, pd.Timestamp | dt.datetime | dt.date):
+        stamp = pd.Timestamp(value)
+        return f"{stamp:%Y-%m-%d}" if stamp == stamp.normalize() else str(value)
+    return value
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -73,7 +73,6 @@ NUMERIC_FEATURES = [
     "price_band",
 ]
 CATEGORICAL_FEATURES = ["platform", "category"]
-OPTIONAL_FEATURES = ["forecast_revenue"]
 PERIODS = {"D": 1, "W": 7}
 
 

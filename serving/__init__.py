@@ -8,5 +8,7 @@ selfcheck.py    one small question per champion at start: a broken one is report
 precompute.py   forecasts that do not depend on the request, computed at start
 forecast_table.py  a forecast as columns, so answers are built with numpy
 auth.py         API keys -> brands (the tenant boundary)
-http.py         ASGI middleware: 401 before the body, GET /models, /readyz with failures
+http.py         ASGI middleware: key, Content-Type, size and schema checks before BentoML; GET /models;
+                /readyz (failures only to keys that cover them); /docs.json
+openapi.py      the OpenAPI 3.1 document, written from the request and response models
 """

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from daiyun.features.errors import NotFoundError, RequestError
 from daiyun.serving.champions import Champion
 from daiyun.serving.forecast_table import ForecastTable
 from daiyun.serving.schemas import (
@@ -28,6 +29,7 @@ from daiyun.serving.schemas import (
 
 KEY_COLUMNS = ("platform", "sku_id", "category")
 TOP_REASONS = 3
+SCORE_EXTRAS = ("revenue_p10", "revenue_p90", "expected_units", "planned_price")  # when the model gives them
 
 
 def plain(value: Any) -> Any:
@@ -66,8 +68,32 @@ def _promotion_plan(request: ForecastRequest) -> pd.DataFrame | None:
     return plan
 
 
+def check_promotions(champion: Champion, request: ForecastRequest) -> None:
+    """404 for a plan row naming a SKU or platform the brand does not sell (it used to be dropped
+    silently: the forecast then ignored a promotion the planner thought was in it)."""
+    if not request.promotions or not hasattr(champion.bundle, "series"):
+        return
+    series = champion.bundle.series()
+    platforms = set(series["platform"].astype(str))
+    skus = set(series["sku_id"].astype(str))
+    sold = set(zip(series["platform"].astype(str), series["sku_id"].astype(str), strict=True))
+    for number, row in enumerate(request.promotions):
+        if row.platform not in platforms:
+            raise NotFoundError(f"promotions.{number}.platform", row.platform, sorted(platforms))
+        if row.sku_id not in skus:
+            raise NotFoundError(f"promotions.{number}.sku_id", row.sku_id, sorted(skus))
+        if (row.platform, row.sku_id) not in sold:
+            raise RequestError(
+                f"promotions.{number}",
+                f"SKU '{row.sku_id}' is not sold on platform '{row.platform}'",
+                "name a platform the SKU is sold on",
+                status=404,
+            )
+
+
 def forecast_table(champion: Champion, request: ForecastRequest) -> ForecastTable:
     """The forecast asked for: sliced from the precomputed one when it covers the request."""
+    check_promotions(champion, request)
     quantile_columns = [quantile_column(q) for q in request.quantiles]
     asked = dict(
         promotions=_promotion_plan(request),
@@ -137,6 +163,8 @@ def budget_answer(champion: Champion, request: BudgetRequest) -> BudgetResponse:
         objective=request.objective,
         target_roi=request.target_roi,
         channels=constraints,
+        max_shift=request.max_shift,
+        breakeven_roi=request.breakeven_roi,
     )
     answer = plain(dict(recommendation))
     # the registry's name and version, not the bundle's own note of them, say who answered
@@ -152,13 +180,19 @@ def budget_answer(champion: Champion, request: BudgetRequest) -> BudgetResponse:
     return BudgetResponse.model_validate(answer)
 
 
-def score_answer(champion: Champion, request: ScoreRequest) -> ScoreResponse:
+def score_answer(
+    champion: Champion, request: ScoreRequest, forecast: Champion | None = None
+) -> ScoreResponse:
+    """The push list; scored from the brand's forecast champion when one is served (one number with
+    /forecast), else from the forecast the selection model carries."""
     frame = champion.bundle.score(
         pd.Timestamp(request.as_of),
         request.horizon_days,
         sku_ids=request.sku_ids,
         platform=request.platform,
         top_k=request.top_k,
+        scope=request.scope,
+        forecast=forecast.bundle if forecast is not None else None,
     )
     rows = []
     for record in frame.to_dict("records"):
@@ -172,6 +206,7 @@ def score_answer(champion: Champion, request: ScoreRequest) -> ScoreResponse:
                         "rank": record["rank"],
                         "score": record["score"],
                         "expected_revenue": record["expected_revenue"],
+                        **{k: record[k] for k in SCORE_EXTRAS if k in record},
                         "new_sku": bool(record.get("new_sku", False)),
                         "reasons": reasons,
                     }
@@ -183,5 +218,5 @@ def score_answer(champion: Champion, request: ScoreRequest) -> ScoreResponse:
         as_of=request.as_of,
         horizon_days=request.horizon_days,
         rows=rows,
-        models=[_version(champion)],
+        models=[_version(champion)] + ([_version(forecast)] if forecast is not None else []),
     )

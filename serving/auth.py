@@ -2,7 +2,8 @@
 
 Keys come from `DAIYUN_API_KEYS_FILE` (JSON or YAML mapping `key: [brand, ...]`) or from
 `DAIYUN_API_KEYS` (`"key1:brandA,brandB;key2:brandC"`). The brand `*` means every brand (for the
-agency's own operators). With neither set the service is open, which is for local use only.
+agency's own operators). With neither set the service is open, which is for local use only; set
+but blank, or malformed, it refuses to start (and its errors never quote a key).
 Callers send `Authorization: Bearer <key>` or `X-API-Key: <key>`.
 """
 
@@ -77,12 +78,19 @@ class KeyRing:
     @classmethod
     def from_environment(cls) -> KeyRing:
         """Keys from the file named by DAIYUN_API_KEYS_FILE, else DAIYUN_API_KEYS, else open."""
+        for name in (KEYS_FILE_ENV, KEYS_ENV):
+            if name in os.environ and not os.environ[name].strip():
+                # set but blank is a mistake (a template or a failed secret mount), never "run open"
+                raise ValueError(
+                    f"{name} is set but blank: the service will not start open by accident. "
+                    f"Give it keys, or unset it to run open (local use only)"
+                )
         path = os.environ.get(KEYS_FILE_ENV, "").strip()
         if path:
-            return cls(read_keys_file(Path(path)))
+            return cls(_non_empty(read_keys_file(Path(path)), f"{KEYS_FILE_ENV} ({path})"))
         inline = os.environ.get(KEYS_ENV, "").strip()
         if inline:
-            return cls(parse_keys(inline))
+            return cls(_non_empty(parse_keys(inline), KEYS_ENV))
         return cls(None)
 
     def access(self, headers: Mapping[str, str]) -> Access:
@@ -101,10 +109,13 @@ class KeyRing:
 
 
 def presented_key(headers: Mapping[str, str]) -> str:
-    authorization = headers.get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+    """The bearer token when an Authorization header is sent, else X-API-Key. An Authorization
+    header that is not `Bearer <token>` presents no key: a valid X-API-Key beside a broken
+    Authorization is refused rather than guessed at."""
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.strip().partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
     return headers.get("x-api-key", "").strip()
 
 
@@ -118,16 +129,26 @@ def require_brand(access: Access, brand: str) -> None:
 def parse_keys(text: str) -> dict[str, list[str]]:
     """`"key1:brandA,brandB;key2:brandC"` -> {"key1": ["brandA", "brandB"], "key2": ["brandC"]}."""
     keys: dict[str, list[str]] = {}
-    for entry in text.split(";"):
+    for number, entry in enumerate(text.split(";"), start=1):
         if not entry.strip():
             continue
         key, separator, brands = entry.partition(":")
+        # the message names the entry by position only: no part of a key ever reaches a log
         if not separator or not key.strip():
             raise ValueError(
-                f"{KEYS_ENV}: entry '{entry.strip()[:4]}…' is not 'key:brandA,brandB'; "
+                f"{KEYS_ENV}: entry {number} is not 'key:brandA,brandB' (no ':' after the key); "
                 "separate keys with ';'"
             )
-        keys[key.strip()] = [brand.strip() for brand in brands.split(",") if brand.strip()]
+        names = [brand.strip() for brand in brands.split(",") if brand.strip()]
+        if not names:
+            raise ValueError(f"{KEYS_ENV}: entry {number} names no brand; give 'key:brand' or 'key:*'")
+        keys[key.strip()] = names
+    return keys
+
+
+def _non_empty(keys: dict[str, list[str]], where: str) -> dict[str, list[str]]:
+    if not keys:
+        raise ValueError(f"{where} holds no keys; give 'key:brandA,brandB;key2:brandC' or unset it")
     return keys
 
 
@@ -136,19 +157,25 @@ def read_keys_file(path: Path) -> dict[str, list[str]]:
     if not path.is_file():
         raise FileNotFoundError(f"{KEYS_FILE_ENV}: no file at {path}")
     text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        data = json.loads(text)
-    else:
-        import yaml
+    import yaml
 
-        data = yaml.safe_load(text)
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:
+        # the parsers quote the offending line, which holds a key: say only where it is
+        line = getattr(error, "lineno", None) or getattr(getattr(error, "problem_mark", None), "line", None)
+        where = f" near line {line + (0 if hasattr(error, 'lineno') else 1)}" if line is not None else ""
+        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+        raise ValueError(f"{path}: not valid {kind}{where}") from None
     if not isinstance(data, Mapping):
         raise ValueError(f"{path}: expected a mapping of API key -> list of brands")
     keys: dict[str, list[str]] = {}
-    for key, brands in data.items():
+    for number, (key, brands) in enumerate(data.items(), start=1):
         if isinstance(brands, str):
             brands = brands.split(",")
         if not isinstance(brands, list | tuple):
-            raise ValueError(f"{path}: the brands of a key must be a list of brand names")
+            raise ValueError(f"{path}: key {number}: the brands of a key must be a list of brand names")
+        if not str(key).strip():
+            raise ValueError(f"{path}: key {number} is empty")
         keys[str(key)] = [str(brand) for brand in brands]
     return keys

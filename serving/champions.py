@@ -24,13 +24,22 @@ from pathlib import Path
 from typing import Any
 
 from daiyun.features.errors import RequestError
+from daiyun.models.registry import (
+    champion_info,
+    check_bundle,
+    list_models,
+    load_bundle,
+    model_name,
+    readable_bundle,
+    split_name,
+)
+from daiyun.models.registry import client as registry_client
 
 logger = logging.getLogger("bentoml.daiyun")
 
 PACKED_MODEL = "daiyun-champions"
 MANIFEST = "manifest.json"
 SOURCE_ENV = "DAIYUN_CHAMPIONS_SOURCE"  # registry | bento; default: bento inside a Bento, else registry
-FAMILIES = ("forecast", "budget", "selection")
 
 
 @dataclass(frozen=True)
@@ -141,24 +150,13 @@ class ChampionSet:
 # ---------------------------------------------------------------------------- registry
 
 
-def _split_name(name: str) -> tuple[str, str] | None:
-    """`daiyun-forecast-beauty` -> ("forecast", "beauty")."""
-    for family in FAMILIES:
-        prefix = f"daiyun-{family}-"
-        if name.startswith(prefix):
-            return family, name[len(prefix):]
-    return None
-
-
 def load_from_registry() -> ChampionSet:
     """Every registered daiyun champion from the MLflow registry (MLFLOW_TRACKING_URI or mlflow/)."""
-    from daiyun.training.registry import champion_info, list_models, load_bundle, model_name
-
     champions: list[Champion] = []
     failures: list[LoadFailure] = []
     registered = list_models()
     for name, alias_version in zip(registered["name"], registered["champion_version"], strict=True):
-        parsed = _split_name(str(name))
+        parsed = split_name(str(name))
         if parsed is None or not alias_version or str(alias_version) == "nan":
             continue  # not ours, or registered without a champion yet
         family, slug = parsed
@@ -169,6 +167,9 @@ def load_from_registry() -> ChampionSet:
             if info is None:
                 continue
             version = info.version
+            # the tenant check comes before any unpickling: a version registered for another brand
+            # (or for none) is refused by its registry tags, so its pickle is never opened
+            _check_registered_brand(family, str(name), info.version)
             bundle = load_bundle(f"models:/{name}/{info.version}")  # pinned: the alias may move
             brand = _bundle_brand(bundle, family, name, model_name)
             champions.append(
@@ -178,6 +179,20 @@ def load_from_registry() -> ChampionSet:
             logger.exception("could not load %s v%s", name, version)
             failures.append(LoadFailure(family, slug, name, version, describe_error(error)))
     return ChampionSet(champions, failures, source="registry")
+
+
+def _check_registered_brand(family: str, name: str, version: str) -> None:
+    """The version's `brand` and `family` tags (written when it was registered) must give back its
+    registered name; otherwise it is not loaded at all."""
+    tags = dict(registry_client().get_model_version(name, version).tags or {})
+    brand, tagged_family = tags.get("brand"), tags.get("family")
+    if not brand or tagged_family != family:
+        raise ValueError(
+            f"{name} v{version}: registered without the brand and family tags daiyun writes; "
+            f"not loaded (register it with `daiyun train {family}`)"
+        )
+    if model_name(family, brand) != name:
+        raise ValueError(f"{name} v{version}: registered for brand '{brand}'; not loaded under this name")
 
 
 def _bundle_brand(bundle: Any, family: str, name: str, model_name: Any) -> str:
@@ -242,7 +257,15 @@ def read_snapshot(directory: Path) -> ChampionSet:
     failures: list[LoadFailure] = []
     for entry in manifest:
         try:
-            bundle = pickle.loads((Path(directory) / entry["file"]).read_bytes())
+            # the tenant check comes before unpickling: the entry's name must be its brand's, and
+            # its file the one packed under that name and version
+            if model_name(entry["family"], entry["brand"]) != entry["name"]:
+                raise ValueError(f"{entry['name']}: the manifest gives it to brand '{entry['brand']}'")
+            if entry["file"] != f"{entry['name']}-v{entry['version']}.pkl":
+                raise ValueError(f"{entry['name']}: file '{entry['file']}' is not the one packed for it")
+            with readable_bundle(entry["name"]):
+                bundle = pickle.loads((Path(directory) / entry["file"]).read_bytes())
+            check_bundle(bundle, entry["name"])
             if str(getattr(bundle, "brand", "")) != entry["brand"]:
                 raise ValueError(f"{entry['file']}: the bundle was not trained for brand '{entry['brand']}'")
             champions.append(

@@ -21,16 +21,15 @@ import numpy as np
 import pandas as pd
 
 from daiyun.features.errors import RequestError
+from daiyun.features.forecast_terms import DEFAULT_QUANTILES, LEVEL_KEYS
 from daiyun.serving.forecast_table import ForecastTable
 from daiyun.serving.schemas import quantile_column
 
 logger = logging.getLogger("bentoml.daiyun")
 
-DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 DAYS_ENV = "DAIYUN_PRECOMPUTE_DAYS"
 
 
-LEVEL_KEYS = {"sku": ["platform", "sku_id"], "category": ["category"], "platform": ["platform"], "brand": []}
 
 
 class _LevelTable:

@@ -8,28 +8,72 @@ per quantile asked, named `p` + 100*q (`p10`, `p50`, `p90`), so those rows allow
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from daiyun.features.forecast_terms import (
+    DEFAULT_QUANTILES,
+    MAX_DAYS_AHEAD,
+    check_period,
+    check_quantiles,
+    quantile_column,  # noqa: F401 - the service's modules read the column names here
+)
 
 # Bounds that keep one request from occupying a worker for minutes.
-MAX_FORECAST_DAYS = 366
+MAX_FORECAST_DAYS = MAX_DAYS_AHEAD  # the forecast's own reach: a period cannot be longer
 MAX_HORIZON_DAYS = 366
 MAX_QUANTILES = 9
 MAX_LIST = 10_000
+MAX_NAME = 200  # characters of a brand, SKU, platform or channel name
+# Dates pandas can hold (nanosecond timestamps end in April 2262): a date outside would be read as
+# another date or overflow inside a model, so it is refused here, naming the field.
+FIRST_DATE = dt.date(1970, 1, 1)
+LAST_DATE = dt.date(2261, 12, 31)
+# Money: at least one unit (5e-324 is a number, not a budget) and at most 10^12, beyond which the
+# response curves' float arithmetic loses the cents it is asked to split.
+MIN_BUDGET = 1.0
+MAX_BUDGET = 1e12
+MAX_ROI = 1e6
+
+
+def _text_date(value: Any) -> Any:
+    # pydantic would read 20261016 or 1.5 as seconds since 1970: a date must be written as one
+    if isinstance(value, bool | int | float):
+        raise ValueError("a date is written YYYY-MM-DD, not as a number")
+    return value
+
+
+def _date_in_range(value: dt.date) -> dt.date:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise ValueError(f"{value} is outside the dates served, {FIRST_DATE} to {LAST_DATE}")
+    return value
+
+
+Day = Annotated[
+    dt.date,
+    BeforeValidator(_text_date),
+    AfterValidator(_date_in_range),
+    Field(description=f"YYYY-MM-DD, from {FIRST_DATE} to {LAST_DATE}"),
+]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # no inf/NaN (Python's json reads `NaN`); numbers stay numbers (strict on each numeric field)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class _Answer(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
-
-
-def quantile_column(quantile: float) -> str:
-    """0.1 -> "p10", 0.975 -> "p97.5": the column the forecast bundle writes for a quantile."""
-    return f"p{round(quantile * 100, 6):g}"
 
 
 class ModelVersion(_Answer):
@@ -49,14 +93,14 @@ class ModelVersion(_Answer):
 class PromotionPlanRow(_Request):
     """One row of the planner's promotion plan, as in the contract's promotions table."""
 
-    brand: str | None = Field(None, description="optional; must be the request's brand")
-    platform: str = Field(min_length=1)
-    sku_id: str = Field(min_length=1)
-    start: dt.date
-    end: dt.date
-    discount: float | None = Field(None, ge=0, lt=1, description="fraction off the list price")
-    price: float | None = Field(None, gt=0, description="planned paid price per unit")
-    mechanic: str | None = None
+    brand: str | None = Field(None, max_length=MAX_NAME, description="optional; must be the request's brand")
+    platform: Name
+    sku_id: Name
+    start: Day
+    end: Day
+    discount: float | None = Field(None, ge=0, lt=1, strict=True, description="fraction off the list price")
+    price: float | None = Field(None, gt=0, le=1e9, strict=True, description="planned paid price per unit")
+    mechanic: str | None = Field(None, max_length=MAX_NAME)
 
     @model_validator(mode="after")
     def _price_or_discount(self) -> PromotionPlanRow:
@@ -68,12 +112,15 @@ class PromotionPlanRow(_Request):
 
 
 class ForecastRequest(_Request):
-    brand: str = Field(min_length=1)
-    start: dt.date = Field(description="first forecast day, inclusive")
-    end: dt.date = Field(description="last forecast day, inclusive")
-    sku_ids: list[str] | None = Field(None, max_length=MAX_LIST, description="default: every SKU")
-    platforms: list[str] | None = Field(None, max_length=100, description="default: every platform")
-    quantiles: list[float] = Field(default=[0.1, 0.5, 0.9], min_length=1, max_length=MAX_QUANTILES)
+    brand: Name
+    start: Day = Field(description="first forecast day, inclusive")
+    end: Day = Field(description="last forecast day, inclusive")
+    sku_ids: list[Name] | None = Field(None, max_length=MAX_LIST, description="default: every SKU")
+    platforms: list[Name] | None = Field(None, max_length=100, description="default: every platform")
+    quantiles: list[Annotated[float, Field(strict=True)]] = Field(
+        default=list(DEFAULT_QUANTILES), min_length=1, max_length=MAX_QUANTILES,
+        description="each strictly between 0 and 1, answered as column p<100q> (0.1 -> p10)",
+    )
     promotions: list[PromotionPlanRow] | None = Field(
         None, max_length=MAX_LIST, description="the planner's scenario; none: regular prices"
     )
@@ -82,20 +129,11 @@ class ForecastRequest(_Request):
     @field_validator("quantiles")
     @classmethod
     def _quantiles_inside(cls, quantiles: list[float]) -> list[float]:
-        for quantile in quantiles:
-            if not 0 < quantile < 1:
-                raise ValueError(f"every quantile must be strictly between 0 and 1, got {quantile}")
-        if len(set(quantiles)) != len(quantiles):
-            raise ValueError("quantiles must not repeat")
-        return sorted(quantiles)
+        return list(check_quantiles(quantiles))  # the rule the bundle and the CLI apply too
 
     @model_validator(mode="after")
     def _period(self) -> ForecastRequest:
-        if self.end < self.start:
-            raise ValueError(f"`end` {self.end} is before `start` {self.start}")
-        days = (self.end - self.start).days + 1
-        if days > MAX_FORECAST_DAYS:
-            raise ValueError(f"the period has {days} days; ask for at most {MAX_FORECAST_DAYS} per request")
+        check_period(self.start, self.end)  # the rule the bundle and the CLI apply too
         for row in self.promotions or []:
             if row.brand not in (None, "", self.brand):
                 raise ValueError(f"promotion row for brand '{row.brand}' in a request for '{self.brand}'")
@@ -143,10 +181,10 @@ class ForecastResponse(_Answer):
 
 
 class ChannelConstraint(_Request):
-    channel: str = Field(min_length=1)
-    min: float | None = Field(None, ge=0, description="spend at least this much")
-    max: float | None = Field(None, ge=0, description="spend at most this much")
-    fixed: float | None = Field(None, ge=0, description="spend exactly this much")
+    channel: Name
+    min: float | None = Field(None, ge=0, le=MAX_BUDGET, strict=True, description="spend at least this much")
+    max: float | None = Field(None, ge=0, le=MAX_BUDGET, strict=True, description="spend at most this much")
+    fixed: float | None = Field(None, ge=0, le=MAX_BUDGET, strict=True, description="spend exactly this much")
 
     @model_validator(mode="after")
     def _consistent(self) -> ChannelConstraint:
@@ -159,13 +197,26 @@ class ChannelConstraint(_Request):
 
 
 class BudgetRequest(_Request):
-    brand: str = Field(min_length=1)
-    start: dt.date
-    end: dt.date
-    total_budget: float = Field(gt=0, description="money to split over the period")
+    brand: Name
+    start: Day
+    end: Day
+    total_budget: float = Field(
+        ge=MIN_BUDGET, le=MAX_BUDGET, strict=True,
+        description=f"money to split over the period, {MIN_BUDGET:g} to {MAX_BUDGET:g}",
+    )
     objective: Literal["max_revenue", "target_roi"] = "max_revenue"
-    target_roi: float | None = Field(None, gt=0, description="needed when objective is target_roi")
+    target_roi: float | None = Field(
+        None, gt=0, le=MAX_ROI, strict=True, description="needed when objective is target_roi"
+    )
     channels: list[ChannelConstraint] | None = Field(None, max_length=200)
+    max_shift: float | None = Field(
+        None, gt=0, le=100, strict=True,
+        description="trust region: each channel within current spend x (1 -/+ max_shift); default 3",
+    )
+    breakeven_roi: float | None = Field(
+        None, gt=0, le=MAX_ROI, strict=True,
+        description="revenue a yuan of ads must bring back: 1 / gross margin (unit costs known), else 1",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> BudgetRequest:
@@ -192,7 +243,15 @@ class BudgetResponse(_Answer):
     total_budget: float
     objective: str
     channels: list[dict[str, Any]] = Field(
-        description="per channel: spend, expected_revenue, roi, marginal_roi"
+        description="per channel: spend, expected_revenue, roi, marginal_roi, identifiable, allowed_min/max"
+    )
+    max_shift: float | None = Field(None, description="the trust region used around the current mix")
+    identifiable: bool | None = Field(
+        None, description="false when the data cannot tell some channels apart (see notes)"
+    )
+    breakeven: dict[str, Any] | None = Field(
+        None, description="roi, budget and expected_revenue where the marginal ROI reaches break-even; "
+        "past_breakeven when the asked budget is beyond it"
     )
     models: list[ModelVersion]
 
@@ -201,12 +260,15 @@ class BudgetResponse(_Answer):
 
 
 class ScoreRequest(_Request):
-    brand: str = Field(min_length=1)
-    as_of: dt.date = Field(description="the day the ranking is made (features up to it)")
-    horizon_days: int = Field(gt=0, le=MAX_HORIZON_DAYS, description="the push period's length")
-    sku_ids: list[str] | None = Field(None, max_length=MAX_LIST)
-    platform: str | None = None
-    top_k: int | None = Field(None, gt=0, le=MAX_LIST)
+    brand: Name
+    as_of: Day = Field(description="the day the ranking is made (features up to it)")
+    horizon_days: int = Field(gt=0, le=MAX_HORIZON_DAYS, strict=True, description="the push period's length")
+    sku_ids: list[Name] | None = Field(None, max_length=MAX_LIST)
+    platform: Name | None = None
+    top_k: int | None = Field(None, gt=0, le=MAX_LIST, strict=True)
+    scope: Literal["platform", "brand"] = Field(
+        "platform", description="platform: ranks restart on every platform; brand: one list across platforms"
+    )
 
 
 class Reason(_Answer):
@@ -224,7 +286,11 @@ class ScoredProduct(_Answer):
     sku_id: str
     rank: int
     score: float
-    expected_revenue: float
+    expected_revenue: float = Field(description="forecast mean units x planned price, summed over the period")
+    revenue_p10: float | None = Field(None, description="from the forecast's quantiles")
+    revenue_p90: float | None = Field(None, description="from the forecast's quantiles")
+    expected_units: float | None = Field(None, description="the forecast's mean units over the period")
+    planned_price: float | None = Field(None, description="mean planned price over the period")
     new_sku: bool = False
     reasons: list[Reason] = Field(description="the top three reasons, strongest first")
 
@@ -241,7 +307,7 @@ class ScoreResponse(_Answer):
 
 
 class ModelsRequest(_Request):
-    brand: str | None = Field(None, description="only this brand (default: every brand of the key)")
+    brand: Name | None = Field(None, description="only this brand (default: every brand of the key)")
 
 
 class ServedModel(_Answer):

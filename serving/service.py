@@ -3,9 +3,11 @@
     bentoml serve serving.service:Daiyun        (or `daiyun serve`)
 
 Champions are loaded once per worker in `__init__` (serving.champions says from where); the API
-functions only check the caller's key, find the brand's champion and ask it. Errors a caller can
-cause come back as JSON naming the field, the rule and a fix: 400 schema or request, 401 no key,
-403 brand outside the key, 404 unknown brand / SKU / platform / channel, 503 model not loaded.
+functions only check the caller's key, find the brand's champion and ask it. Requests reach them
+already checked (serving.http.Guard: key, Content-Type, size, schema). Errors a caller can cause
+come back as JSON naming the field, the rule and a fix: 400 schema or request, 401 no key, 403
+brand outside the key, 404 unknown brand / SKU / platform / channel, 413 body too large, 415 not
+JSON, 503 model not loaded. The OpenAPI document is serving.openapi.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import bentoml
+import pandas as pd
 from starlette.responses import JSONResponse, Response
 
 from daiyun.features.errors import RequestError
@@ -32,6 +35,7 @@ from daiyun.serving.champions import (
 )
 from daiyun.serving.http import RUNTIME, Guard, error_response
 from daiyun.serving.precompute import precompute_champions
+from daiyun.serving.report.page import ReportRequest, report_page
 from daiyun.serving.schemas import (
     BudgetRequest,
     BudgetResponse,
@@ -116,7 +120,9 @@ class Daiyun:
     def score_products(self, ctx: bentoml.Context, **fields: Any) -> ScoreResponse:
         """Rank a brand's SKUs for a promotion, livestream or ad push, with the top reasons."""
         request = ScoreRequest.model_construct(**fields)
-        return self._answer(ctx, "selection", request.brand, lambda c: score_answer(c, request))
+        forecast = next((c for c in self.champions.champions
+                         if c.family == "forecast" and c.brand == request.brand), None)
+        return self._answer(ctx, "selection", request.brand, lambda c: score_answer(c, request, forecast))
 
     @bentoml.api(route="/models", input_spec=ModelsRequest)
     def models(self, ctx: bentoml.Context, **fields: Any) -> ModelsResponse:
@@ -145,6 +151,16 @@ class Daiyun:
         except AuthError as error:
             return _fail(ctx, error.status, error.message)
 
+    @bentoml.api(route="/report", input_spec=ReportRequest)
+    def report(self, ctx: bentoml.Context, **fields: Any) -> str:
+        """The brand's periodic report (headline, event, forecast quality, ads, products, outlook) as
+        one self-contained HTML page: GET /report?brand=B&start=D&end=D. Reads DAIYUN_REPORT_DATA."""
+        request = ReportRequest.model_construct(**fields)
+        return self._answer(
+            ctx, "forecast", request.brand,
+            lambda c: Response(report_page(self.champions, request), media_type="text/html; charset=utf-8"),
+        )
+
     def _answer(
         self, ctx: bentoml.Context, family: str, brand: str, build: Callable[[Any], Any]
     ) -> Any:
@@ -158,6 +174,13 @@ class Daiyun:
             return _fail(ctx, error.status, error.message)
         except RequestError as error:
             return _fail(ctx, error.status, str(error), field=error.field, rule=error.rule, fix=error.fix)
+        except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+            # the schema keeps dates inside pandas' range; a model that still steps outside it
+            # (a horizon added to a late date) was asked for dates it cannot represent
+            logger.warning("%s for brand %s: dates out of range", family, brand)
+            return _fail(ctx, 400, "the dates asked for are too far from the model's history",
+                         field="start/end", rule="dates outside what the model can represent",
+                         fix="ask for dates within a year after the history (see /models history_end)")
         except Exception:  # noqa: BLE001 - a model bug must not take the worker down
             logger.exception("%s for brand %s failed", family, brand)
             message = f"the {family} model of brand '{brand}' failed on this request; see the server log"

@@ -11,7 +11,6 @@ import pytest
 
 from daiyun.models.budget.bundle import BudgetBundle
 from daiyun.models.selection.bundle import SelectionBundle
-from daiyun.models.selection.matrix import default_features
 from daiyun.training.trainers.budget import fit_brand
 from daiyun.training.trainers.selection import brand_frame, fit_bundle
 from daiyun.training.workbench import quick_config
@@ -28,10 +27,14 @@ def budget(dataset) -> BudgetBundle:  # noqa: ANN001
 
 @pytest.fixture(scope="module")
 def selection(dataset) -> SelectionBundle:  # noqa: ANN001
+    from daiyun.training.trainers.backtest import run_backtest
+    from daiyun.training.trainers.forecast import fit_bundle as fit_forecast
+
     brand = dataset.brands[0]
+    forecast = fit_forecast(dataset, brand, run_backtest(dataset, brand, quick_config("forecast")))
     config = quick_config("selection")
     frame, horizon, _ = brand_frame(dataset, brand, config)
-    return fit_bundle(dataset, brand, frame, horizon, "regressor", default_features(frame), config)
+    return fit_bundle(dataset, brand, frame, horizon, forecast, None, config)
 
 
 def uncached(bundle):  # noqa: ANN001, ANN201

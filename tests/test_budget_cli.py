@@ -103,6 +103,13 @@ def test_train_gate_and_recommend(dataset, sample_dir, mlflow_store, tmp_path) -
     result = runner.invoke(app, [*base, "--constraints", str(constraints)])
     assert result.exit_code == 1 and "unknown channel 'tv_spot'" in result.output
 
+    result = runner.invoke(app, [*base, "--max-shift", "0.2", "--breakeven-roi", "2"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(out.read_text())
+    assert answer["max_shift"] == 0.2 and answer["breakeven"]["roi"] == 2.0
+    for row in answer["channels"]:
+        assert row["spend"] <= row["current_spend"] * 1.2 + 0.01 and "identifiable" in row
+
     result = runner.invoke(app, [*base, "--model", "models:/daiyun-budget-glowlab/2"])
     assert result.exit_code == 0, result.output
     other = [*base]

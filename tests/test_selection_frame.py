@@ -98,6 +98,8 @@ def test_backtest_learns_only_from_horizons_ended_by_as_of(tmp_path: Path, weekl
     data = load_shop(tmp_path / "shop", weekly=weekly)
     dates = list(pd.date_range("2025-06-01", "2026-09-01", freq="14D"))
     frame = selection_frame(data, dates, 28 if weekly else 30)
+    assert training_rows(frame, dates[-1]).empty  # no past forecast: nothing for a correction to learn
+    frame["forecast_revenue"] = 1.0  # as if every as_of had its forecast made then
     test = dates[-1]
     seen = frame.loc[frame["as_of"].eq(test), "observed_until"].max()
     learn = training_rows(frame, test)

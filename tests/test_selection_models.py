@@ -1,105 +1,142 @@
-"""The selection models: LambdaRank's input limits, cold start, and reasons in words."""
+"""The push list's parts: expected revenue from forecast rows, the correction, its gate, and reasons."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from test_selection_data import END, load_shop
 
-from daiyun.features.selection_frame import OPTIONAL_FEATURES, selection_frame
-from daiyun.models.selection.baselines import LastPeriodBaseline, RecentAverageBaseline
-from daiyun.models.selection.matrix import default_features
-from daiyun.models.selection.ranker import MAX_GRADES, SelectionRanker, graded_labels, split_large_groups
-from daiyun.models.selection.scorer import SelectionModel
+from daiyun.models.selection.correction import ForecastBlend, ForecastCorrection, forecast_rate_log
+from daiyun.models.selection.drivers import push_reasons
+from daiyun.models.selection.forecast_score import expected_revenue, planned_prices
+from daiyun.training.trainers.selection import correction_decision, final_rule_predictions
 
-TINY = {"n_estimators": 15, "min_child_samples": 3}
+DAYS = pd.date_range("2026-10-16", periods=4, freq="D")
 
 
-def test_graded_labels_are_small_integers_from_within_group_quantiles() -> None:
-    revenue = np.array([0, 5, 10, 20, 40, 0, 1000, 2000])
-    group = np.array([0, 0, 0, 0, 0, 1, 1, 1])
-    labels = graded_labels(revenue, group, n_grades=5)
-    assert labels.dtype.kind == "i" and labels.max() < 5
-    assert labels[0] == 0 and labels[5] == 0  # sold nothing
-    assert list(labels[:5]) == sorted(labels[:5])  # more revenue, never a lower grade
-    assert labels[4] == labels[7] == 4  # the best of each group gets the top grade, whatever its scale
-    with pytest.raises(ValueError, match="n_grades"):
-        graded_labels(revenue, group, n_grades=MAX_GRADES + 1)
+def daily_forecast() -> pd.DataFrame:
+    rows = []
+    for sku, mean in (("A", [10.0, 10.0, 20.0, 20.0]), ("B", [1.0, 1.0, 1.0, 1.0])):
+        for date, m in zip(DAYS, mean, strict=True):
+            rows.append({"platform": "tmall", "sku_id": sku, "date": date, "mean": m, "p10": 0.5 * m,
+                         "p90": 1.5 * m, "cold_start": sku == "B"})
+    return pd.DataFrame(rows)
 
 
-def test_groups_over_ten_thousand_rows_are_split() -> None:
-    group = np.array([0] * 25_001 + [1] * 30)
-    parts = split_large_groups(group, max_rows=10_000)
-    sizes = pd.Series(parts).value_counts()
-    assert sizes.max() <= 10_000 and len(sizes) == 4  # 25,001 -> 3 parts, plus the small group
-    assert pd.Series(parts[:25_001]).nunique() == 3 and pd.Series(parts[25_001:]).nunique() == 1
+REGULAR = pd.DataFrame({"platform": ["tmall", "tmall"], "sku_id": ["A", "B"], "regular_price": [100.0, 50.0]})
+PLAN = pd.DataFrame({"platform": ["tmall", "tmall"], "sku_id": ["A", "B"],
+                     "start": [DAYS[2], DAYS[0]], "end": [DAYS[3], DAYS[0]],
+                     "discount": [0.2, np.nan], "price": [np.nan, 30.0]})
 
 
-def test_ranker_fits_one_group_larger_than_lightgbm_allows() -> None:
-    rng = np.random.default_rng(0)
-    n = 10_050
-    frame = pd.DataFrame({"x": rng.normal(size=n), "platform": "tmall"})
-    revenue = np.exp(frame["x"]) * 100
-    ranker = SelectionRanker(features=["x"], n_estimators=3, n_grades=31).fit(frame, revenue, np.zeros(n))
-    assert ranker.group_sizes_.max() <= 10_000 and ranker.group_sizes_.sum() == n
-    scores = ranker.predict(frame)
-    assert np.corrcoef(scores, frame["x"])[0, 1] > 0.5  # it learned that x sells
-    with pytest.raises(ValueError, match="max_group_rows"):
-        SelectionRanker(features=["x"], max_group_rows=20_000).fit(frame, revenue, np.zeros(n))
+def test_expected_revenue_is_forecast_units_times_planned_price_summed() -> None:
+    numbers = expected_revenue(daily_forecast(), REGULAR, PLAN).set_index("sku_id")
+    # A: 10+10 units at 100, then 20+20 at 80 (20% off); B: 1 at the planned 30, then 3 at 50
+    assert numbers.loc["A", "expected_revenue"] == pytest.approx(2 * 10 * 100 + 2 * 20 * 80)
+    assert numbers.loc["B", "expected_revenue"] == pytest.approx(30 + 3 * 50)
+    assert numbers.loc["A", "expected_units"] == pytest.approx(60)
+    assert numbers.loc["A", "promo_days"] == 2 and numbers.loc["B", "promo_days"] == 1
+    assert numbers.loc["B", "cold_start"] and not numbers.loc["A", "cold_start"]
+    assert (numbers["revenue_p10"] < numbers["expected_revenue"]).all()
+    assert (numbers["revenue_p90"] > numbers["expected_revenue"]).all()
+    # days fully correlated: the period's spread is the sum of the days' spreads
+    together = expected_revenue(daily_forecast(), REGULAR, PLAN, correlation=1.0).set_index("sku_id")
+    day_spread = (1.5 - 0.5) * 10 * 100 * 2 + (1.5 - 0.5) * 20 * 80 * 2  # p90 - p10 in money, summed
+    assert together.loc["A", "revenue_p90"] - together.loc["A", "revenue_p10"] == pytest.approx(day_spread)
+    assert (together["revenue_p90"] - together["revenue_p10"]).ge(
+        numbers["revenue_p90"] - numbers["revenue_p10"] - 1e-9).all()
 
 
-@pytest.fixture(scope="module")
-def shop_frame(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    shop = load_shop(tmp_path_factory.mktemp("shop"))
-    dates = list(pd.date_range("2025-03-01", END, freq="21D")) + [END]
-    return selection_frame(shop, dates, 30)
+def test_without_a_plan_every_day_is_at_the_regular_price() -> None:
+    prices = planned_prices(daily_forecast(), REGULAR, None)
+    assert set(prices[:4]) == {100.0} and set(prices[4:]) == {50.0}
 
 
-def test_baselines_read_last_periods(shop_frame: pd.DataFrame) -> None:
-    rows = shop_frame.head(5)
-    assert np.allclose(LastPeriodBaseline().fit().predict(rows), rows["rev_rate_last_period"])
-    assert np.allclose(RecentAverageBaseline().fit().predict(rows), rows["rev_rate_4_periods"])
+def _frame(n_as_of: int = 6, n_skus: int = 60, seed: int = 0) -> pd.DataFrame:
+    """A selection frame where the forecast misses stock-outs: half the stocked-out SKUs' revenue."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(n_as_of):
+        as_of = pd.Timestamp("2026-01-01") + pd.Timedelta(days=40 * k)
+        forecast = rng.lognormal(8, 1, n_skus)
+        stockout = rng.random(n_skus) < 0.4
+        actual = forecast * np.where(stockout, 0.3, 1.2) * rng.lognormal(0, 0.1, n_skus)
+        rows.append(pd.DataFrame({
+            "brand": "b", "platform": "tmall", "sku_id": [f"S{i}" for i in range(n_skus)], "as_of": as_of,
+            "observed_until": as_of, "label_until": as_of + pd.Timedelta(days=30), "horizon_periods": 30,
+            "forecast_revenue": forecast, "target": actual, "stockout_rate_91d": np.where(stockout, 0.5, 0.0),
+            "rev_rate_last_period": forecast / 30,
+        }))
+    return pd.concat(rows, ignore_index=True)
 
 
-@pytest.mark.parametrize("kind", ["ranker", "regressor"])
-def test_cold_start_and_reasons(shop_frame: pd.DataFrame, kind: str) -> None:
-    features = default_features(shop_frame, OPTIONAL_FEATURES)
-    model = SelectionModel(kind=kind, features=features, ranker_params=TINY, regressor_params=TINY)
-    model.fit(shop_frame)
-    latest = shop_frame.loc[shop_frame["as_of"].eq(END)].reset_index(drop=True)
-    scored = model.predict(latest)
-    assert np.isfinite(scored["score"]).all()
-    fresh = latest["sku_id"].eq("fresh").to_numpy()
-    # the new SKU is flagged, gets a positive expected revenue from its category and price band
-    assert scored.loc[fresh, "new_sku"].all() and not scored.loc[~fresh, "new_sku"].any()
-    assert (scored.loc[fresh, "expected_revenue"] > 0).all()
-    reasons = model.reasons(latest, horizon_days=30, freq="D")
-    for position, row_reasons in enumerate(reasons):
-        if fresh[position]:
-            assert row_reasons[0]["feature"] == "new_sku" and "new SKU" in row_reasons[0]["text"]
-            continue
-        assert len(row_reasons) == 3
-        for reason in row_reasons:
-            assert set(reason) == {"feature", "value", "contribution", "direction", "text"}
-            assert reason["direction"] in ("up", "down") and len(reason["text"]) > 10
-            assert "_" not in reason["text"]  # words, not column names
-    # the strong steady sellers outrank the weak ones on each platform
-    best = latest.assign(score=scored["score"]).sort_values("score").groupby("platform").tail(1)
-    assert best["sku_id"].isin(["sku09", "sku08", "sku07"]).all()
+def test_correction_learns_what_the_forecast_misses() -> None:
+    frame = _frame()
+    last = frame["as_of"].max()
+    train, test = frame.loc[frame["as_of"] < last], frame.loc[frame["as_of"].eq(last)]
+    correction = ForecastCorrection({"n_estimators": 80, "min_child_samples": 10}).fit(train)
+    moved = correction.correction(test)
+    stocked_out = test["stockout_rate_91d"].to_numpy() > 0
+    assert moved[stocked_out].mean() < moved[~stocked_out].mean() - 0.5
+    truth = np.log1p(test["target"].to_numpy() / 30)
+    corrected, forecast_only = correction.score(test), forecast_rate_log(test)
+    assert np.corrcoef(corrected, truth)[0, 1] > np.corrcoef(forecast_only, truth)[0, 1]
+    with pytest.raises(ValueError, match="no rows"):
+        ForecastCorrection().fit(frame.assign(target=np.nan))
 
 
-@pytest.mark.parametrize("objective", ["log_l2", "tweedie"])
-def test_regressor_expected_revenue_adds_up(shop_frame: pd.DataFrame, objective: str) -> None:
-    from daiyun.models.selection.regressor import SelectionRegressor
+def test_correction_is_kept_only_when_it_beats_forecast_only() -> None:
+    base = _frame(n_as_of=2).assign(rule="forecast")
+    base["score"] = forecast_rate_log(base)
+    better = base.assign(rule="blended", score=np.log1p(base["target"]))  # the oracle: strictly better
+    worse = base.assign(rule="corrected", score=-np.log1p(base["target"]))
+    choice, said, margin = correction_decision(pd.concat([base, better, worse]))
+    assert choice == "blended" and said.startswith("on: blended") and margin > 0
+    assert "corrected does not beat" in said
+    choice, said, margin = correction_decision(pd.concat([base, worse]))
+    assert choice is None and said.startswith("off:")
+    assert correction_decision(base)[0] is None  # no corrected rows: off
+    served = final_rule_predictions(pd.concat([base, worse]), None)
+    assert served["rule"].eq("model").all() and served["score"].equals(base["score"])
+    served = final_rule_predictions(pd.concat([base, better]), "blended")
+    assert served["score"].equals(better["score"])
 
-    labelled = shop_frame.loc[shop_frame["target"].notna()]
-    features = default_features(labelled)
-    model = SelectionRegressor(features=features, objective=objective, **TINY).fit(
-        labelled, labelled["target"], labelled["horizon_periods"]
-    )
-    rate = model.predict(labelled)
-    assert (rate >= 0).all()
-    # the calibration factor makes the fitted total equal the realised total
-    assert (rate * labelled["horizon_periods"]).sum() == pytest.approx(labelled["target"].sum(), rel=1e-6)
-    assert np.corrcoef(rate, labelled["target"])[0, 1] > 0.8
+
+def test_blend_leans_on_recent_sales_where_the_forecast_ranks_badly() -> None:
+    frame = _frame()
+    noise = np.exp(np.random.default_rng(1).normal(0, 0.05, len(frame)))
+    frame["rev_rate_last_period"] = frame["target"] / 30 * noise  # recent sales that say it all
+    blend = ForecastBlend().fit(frame)
+    assert blend.weights_["rev_rate_last_period"] >= 0.75
+    assert sum(blend.weights_.values()) == pytest.approx(1.0)
+    # a forecast that already ranks perfectly keeps all the weight
+    exact = frame.assign(forecast_revenue=frame["target"])
+    assert ForecastBlend().fit(exact).weights_["forecast"] == 1.0
+    assert np.allclose(ForecastBlend().fit(exact).correction(exact), 0.0)
+
+
+def test_reasons_cite_the_forecast_and_its_drivers() -> None:
+    rows = pd.DataFrame([
+        {"platform": "tmall", "sku_id": "A", "expected_revenue": 9000.0, "revenue_p10": 7000.0,
+         "revenue_p90": 11000.0, "planned_price": 80.0, "regular_price": 100.0, "promo_days": 10,
+         "periods": 30,
+         "rev_rate_28d": 100.0, "trend_7_28": 1.1, "stockout_rate_91d": 0.0, "margin": 0.5,
+         "horizon_event": "double11", "horizon_event_share": 0.5, "new_sku": False,
+         "cold_start": False},
+        {"platform": "tmall", "sku_id": "B", "expected_revenue": 500.0, "revenue_p10": 100.0,
+         "revenue_p90": 900.0, "planned_price": 50.0, "regular_price": 50.0, "promo_days": 0, "periods": 30,
+         "rev_rate_28d": 60.0, "trend_7_28": 0.5, "stockout_rate_91d": 0.6, "margin": 0.2,
+         "horizon_event": "", "horizon_event_share": 0.0, "new_sku": False, "cold_start": False},
+        {"platform": "tmall", "sku_id": "C", "expected_revenue": 800.0, "revenue_p10": 200.0,
+         "revenue_p90": 1500.0, "planned_price": 20.0, "regular_price": 20.0, "promo_days": 0, "periods": 30,
+         "rev_rate_28d": np.nan, "trend_7_28": np.nan, "stockout_rate_91d": np.nan, "margin": np.nan,
+         "age_days": 12, "category": "serum", "price_band": 2, "new_sku": True, "cold_start": True},
+    ])
+    a, b, c = push_reasons(rows, horizon_days=30, freq="D")
+    assert a[0]["feature"] == "forecast_revenue" and "9,000" in a[0]["text"] and "p10 7,000" in a[0]["text"]
+    assert {"planned_discount", "event_lift"} <= {r["feature"] for r in a}
+    assert any("Double 11" in r["text"] for r in a) and any("20%" in r["text"] for r in a)
+    assert "stockout_risk" in {r["feature"] for r in b}
+    assert next(r for r in b if r["feature"] == "stockout_risk")["direction"] == "down"
+    assert c[0]["feature"] == "new_sku" and "serum" in c[0]["text"] and "high price band" in c[0]["text"]
+    assert all(len(r) <= 3 for r in (a, b, c))

@@ -82,7 +82,8 @@ class FakeBudgetBundle:
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame([self.recommend(frame["start"].iloc[0], frame["end"].iloc[0], 100.0)])
 
-    def recommend(self, start, end, total_budget, objective="max_revenue", target_roi=None, channels=None):
+    def recommend(self, start, end, total_budget, objective="max_revenue", target_roi=None, channels=None,
+                  max_shift=None, breakeven_roi=None):
         limits = {c["channel"]: c for c in channels or []}
         for name in limits:
             if name not in self.weights:
@@ -127,7 +128,8 @@ class FakeSelectionBundle:
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.score(frame["as_of"].iloc[0], 30)
 
-    def score(self, as_of, horizon_days, sku_ids=None, platform=None, top_k=None) -> pd.DataFrame:
+    def score(self, as_of, horizon_days, sku_ids=None, platform=None, top_k=None, scope="platform",
+              forecast=None) -> pd.DataFrame:
         if platform is not None and platform != "tmall":
             raise NotFoundError("platform", platform, ["tmall"])
         skus = self.skus

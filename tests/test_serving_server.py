@@ -55,9 +55,8 @@ def trained(dataset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]
             lgbm_params={"n_estimators": 30},
         )
         tiny_selection = SelectionConfig(
-            train_every_days=42, train_lookback_days=400, n_regular_dates=1,
-            ranker_params={"n_estimators": 20, "min_child_samples": 3},
-            regressor_params={"n_estimators": 20, "min_child_samples": 3},
+            n_regular_dates=1, n_learning_dates=1, forecast_params={"n_estimators": 30},
+            correction_params={"n_estimators": 20, "min_child_samples": 3},
         )
         list(train_forecast(dataset, brands=[brand], config=tiny_forecast))
         list(train_selection(dataset, [brand], config=tiny_selection))
@@ -113,9 +112,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def get(url: str) -> tuple[int, str]:
+def get(url: str, key: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"X-API-Key": key} if key else {})
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -166,7 +166,8 @@ def test_development_server_answers_every_endpoint_through_the_client(trained: d
     brand, other = trained["brand"], trained["other"]
     env = trained["env"] | {"DAIYUN_API_KEYS": f"mine:{brand};theirs:{other}"}
     with serving(None, env) as url:  # `daiyun serve`: bentoml serve serving.service:Daiyun
-        ready = json.loads(get(url + "/readyz")[1])
+        assert json.loads(get(url + "/readyz")[1]) == {"ready": True}  # no names without a key
+        ready = json.loads(get(url + "/readyz", key="mine")[1])
         assert ready["ready"] and ready["loaded"] == 3 and ready["source"] == "registry"
         with bentoml.SyncHTTPClient(url, token="mine") as client:
             forecast = client.forecast(brand=brand, start=START, end=END, sku_ids=[trained["sku"]],

@@ -14,7 +14,6 @@ re-registers a reviewed version through `registry.register_and_gate`.
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import tempfile
@@ -39,46 +38,11 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from daiyun.features.dataset import Dataset  # noqa: E402
-from daiyun.training.registry import CHAMPION, GateDecision, model_name, register_and_gate  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Family:
-    """Where a family trains and what its gate compares (read from the family's own module)."""
-
-    module: str
-    metric_attr: str
-    lower_is_better: bool
-    main_plot: str  # the run artifact a notebook shows first
-
-    @property
-    def trainer(self) -> Any:
-        return importlib.import_module(self.module)
-
-    @property
-    def metric(self) -> str:
-        return getattr(self.trainer, self.metric_attr)
-
-    @property
-    def experiment(self) -> str:
-        return self.trainer.EXPERIMENT
-
-
-FAMILIES = {
-    "forecast": Family(
-        "daiyun.training.trainers.forecast", "METRIC", True, "plots/events_actual_vs_forecast.png"
-    ),
-    "budget": Family("daiyun.training.trainers.budget", "METRIC", True, "plots/response_curves.png"),
-    "selection": Family(
-        "daiyun.training.trainers.selection", "GATE_METRIC", False, "plots/captured_revenue_vs_k.png"
-    ),
-}
-
-
-def family(name: str) -> Family:
-    if name not in FAMILIES:
-        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got '{name}'")
-    return FAMILIES[name]
+from daiyun.models.registry import CHAMPION, champion_info, load_bundle, model_name, tracking_uri  # noqa: E402
+from daiyun.models.registry import client as _client  # noqa: E402
+from daiyun.training.families import TRAINING as FAMILIES  # noqa: E402, F401 - the notebooks read it here
+from daiyun.training.families import family  # noqa: E402
+from daiyun.training.registry import GateDecision, register_and_gate  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -107,9 +71,8 @@ def quick_config(name: str) -> Any:
     if name == "selection":
         from daiyun.training.trainers.selection import SelectionConfig
 
-        return SelectionConfig(train_every_days=42, train_lookback_days=400, n_regular_dates=1,
-                               ranker_params={"n_estimators": 20, "min_child_samples": 3},
-                               regressor_params={"n_estimators": 20, "min_child_samples": 3})
+        return SelectionConfig(n_regular_dates=1, n_learning_dates=1, forecast_params={"n_estimators": 30},
+                               correction_params={"n_estimators": 20, "min_child_samples": 3})
     family(name)
     return None
 
@@ -136,9 +99,6 @@ class RunLink:
 
 def run_link(run_id: str) -> RunLink:
     """The run's page in the MLflow UI: the tracking server's own, or a local `mlflow ui`."""
-    from daiyun.training.registry import _client
-    from daiyun.training.tracking import tracking_uri
-
     uri = tracking_uri()
     experiment_id = _client().get_run(run_id).info.experiment_id
     page = f"#/experiments/{experiment_id}/runs/{run_id}"
@@ -150,8 +110,6 @@ def run_link(run_id: str) -> RunLink:
 
 def nested_runs(run_id: str) -> pd.DataFrame:
     """The run's nested runs (Optuna trials or studies): name, run id, state and metrics."""
-    from daiyun.training.registry import _client
-
     client = _client()
     parent = client.get_run(run_id)
     children = client.search_runs([parent.info.experiment_id],
@@ -186,8 +144,6 @@ class Retrain:
 
     def bundle(self) -> Any:
         """The challenger's fitted bundle, loaded back from the registry as the service would."""
-        from daiyun.training.registry import load_bundle
-
         return load_bundle(self.model_uri)
 
     def _repr_markdown_(self) -> str:
@@ -203,14 +159,12 @@ def train(name: str, dataset: Dataset, brand: str, n_trials: int = 0, promote: b
     The gate's decision is read back from the run's tags (`register_and_gate` wrote them), so
     what the notebook shows is what the registry did.
     """
-    from daiyun.training.registry import champion_info
-
     chosen = family(name)
     dataset.for_brand(brand)  # NotFoundError naming the known brands, before any work
     before = champion_info(name, brand)
     started_ms = int(time.time() * 1000) - 1000
     settings = {"config": quick_config(name)} if quick and quick_config(name) is not None else {}
-    lines = [str(line) for line in chosen.trainer.train_family(
+    lines = [str(line) for line in chosen.train_family(
         dataset, brands=[brand], tune=n_trials, promote=promote, **settings)]
     from rich import print as rich_print
 
@@ -234,8 +188,6 @@ def _latest_run(name: str, brand: str, since_ms: int) -> Any:
     """The brand's newest top-level training run of the family (named `<family>-<brand>` by every
     trainer) started since `since_ms`."""
     import mlflow
-
-    from daiyun.training.registry import _client
 
     client = _client()
     experiment = mlflow.get_experiment_by_name(family(name).experiment)
@@ -262,8 +214,6 @@ def challenger_vs_champion(name: str, brand: str, challenger: str | None = None,
     was none). `like` keeps only metrics whose name contains it (the forecast logs one metric per
     model, level and day type).
     """
-    from daiyun.training.registry import _client
-
     chosen = family(name)
     client = _client()
     registered = model_name(name, brand)
@@ -310,8 +260,6 @@ def promote(name: str, brand: str, version: str | int) -> GateDecision:
     key; the champion moves only if that beats it on the same backtest. A champion scored on
     another backtest cannot be re-scored from here: retrain with promote=True instead.
     """
-    from daiyun.training.registry import _client, champion_info
-
     chosen = family(name)
     client = _client()
     registered = model_name(name, brand)
@@ -372,8 +320,6 @@ def save_run_figure(run_id: str, artifact_path: str, output_dir: str | Path,
                     filename: str | None = None) -> Path:
     """Copy a plot the training run logged (e.g. `plots/response_curves.png`) into output_dir."""
     import mlflow
-
-    from daiyun.training.registry import _client
 
     _client()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

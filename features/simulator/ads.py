@@ -32,6 +32,7 @@ class AdBook:
     channels: pd.DataFrame  # truth/channels rows
     future: pd.DataFrame  # brand, platform, channel, date, spend, adstock, incremental_revenue (future days)
     units: np.ndarray  # (series, days) expected units added by ads
+    experiments: pd.DataFrame | None = None  # lift tests the brand ran (the `experiments` contract table)
 
 
 def hill(x: np.ndarray, max_daily_revenue: float, half_saturation: float, shape: float) -> np.ndarray:
@@ -65,7 +66,12 @@ def ad_book(
     n_blocks = n_history // BLOCK_DAYS + 1
     block = np.minimum(np.arange(n_days) // BLOCK_DAYS, n_blocks - 1)  # the plan keeps the last level
 
-    ad_rows, channel_rows, future_rows = [], [], []
+    ad_rows, channel_rows, future_rows, test_rows = [], [], [], []
+    # lift tests draw from their own stream (seeded by the sample's organic sales), so adding them
+    # left every other table of a seed unchanged
+    test_rng = np.random.default_rng([int(organic[:, :28].sum()) % 2**31, brand_index, 11])
+    n_channels = sum(len(PLATFORMS[platform].channels) for platform in c.platforms)
+    tested = set(test_rng.choice(n_channels, size=min(TESTS_PER_BRAND, n_channels), replace=False).tolist())
     incremental = np.zeros((len(c.platforms), n_days))
     j = 0
     for p, platform in enumerate(c.platforms):
@@ -104,6 +110,22 @@ def ad_book(
             incremental[p] += gain
 
             hist = slice(0, n_history)
+            if j - 1 in tested:  # j already counts this channel
+                test_rows.append(
+                    _lift_test(
+                        test_rng,
+                        spend,
+                        decay,
+                        typical_adstock,
+                        max_revenue,
+                        half_saturation,
+                        shape,
+                        dates,
+                        n_history,
+                        platform,
+                        channel,
+                    )
+                )
             cpm = rng.uniform(15.0, 80.0)
             impressions = np.round(spend[hist] / cpm * 1000 * rng.lognormal(0.0, 0.1, n_history)).astype(
                 np.int64
@@ -167,8 +189,64 @@ def ad_book(
     channels.insert(0, "brand", brand)
     future = pd.concat(future_rows, ignore_index=True)
     future.insert(0, "brand", brand)
+    experiments = pd.DataFrame(test_rows, columns=TEST_COLUMNS[1:])
+    # fixed types: a brand without tests still writes the same Parquet schema as the others
+    experiments = experiments.astype(
+        {"channel": str, "platform": str, "start": "datetime64[ns]", "end": "datetime64[ns]"}
+        | {c: float for c in ("spend", "incremental_revenue", "standard_error")}
+    )
+    experiments.insert(0, "brand", brand)
 
     # each SKU gets the platform's ad revenue in proportion to its organic revenue that day
     total = platform_revenue[c.platform]
     units = np.divide(incremental[c.platform] * organic, total, out=np.zeros_like(organic), where=total > 0)
-    return AdBook(ads, channels, future, units)
+    return AdBook(ads, channels, future, units, experiments)
+
+
+TEST_COLUMNS = [
+    "brand",
+    "channel",
+    "platform",
+    "start",
+    "end",
+    "spend",
+    "incremental_revenue",
+    "standard_error",
+]
+TEST_DAYS = 28
+TESTS_PER_BRAND = 2
+TEST_ERROR = 0.15  # a holdout test's standard error, relative to what it measures
+
+
+def _lift_test(
+    rng: np.random.Generator,
+    spend: np.ndarray,
+    decay: float,
+    initial: float,
+    max_revenue: float,
+    half_saturation: float,
+    shape: float,
+    dates: pd.DatetimeIndex,
+    n_history: int,
+    platform: str,
+    channel: str,
+) -> dict:
+    """A four-week holdout test in the history: the revenue the channel's spend in the window
+    brought (carry-over after it included), measured with a 15% standard error."""
+    begin = n_history - int(rng.integers(60, 330))
+    window = slice(begin, begin + TEST_DAYS)
+    without = spend[:n_history].copy()
+    without[window] = 0.0
+    gain = hill(adstock(spend[:n_history], decay, initial), max_revenue, half_saturation, shape)
+    gain_without = hill(adstock(without, decay, initial), max_revenue, half_saturation, shape)
+    true = float((gain - gain_without).sum())
+    error = TEST_ERROR * true
+    return {
+        "channel": channel,
+        "platform": platform,
+        "start": dates[begin],
+        "end": dates[begin + TEST_DAYS - 1],
+        "spend": round(float(spend[window].sum()), 2),
+        "incremental_revenue": round(max(true + rng.normal(0.0, error), 0.0), 2),
+        "standard_error": round(max(error, 1.0), 2),
+    }

@@ -334,6 +334,7 @@ def _simulate_brand(
         "sales": sales,
         "products": _frame_table(catalogue.products),
         "ads": _frame_table(book.ads),
+        "experiments": _frame_table(book.experiments),
         "promotions": promotion_table,
         "truth/expected_units": truth_units,
         "truth/channels": _frame_table(book.channels),

@@ -22,6 +22,15 @@ from daiyun.models.budget.optimizer import Allocation, max_revenue
 from daiyun.models.budget.optimizer import target_roi as solve_target_roi
 from daiyun.models.budget.plan import daily_weights, pacing_index, phase_labels
 from daiyun.models.budget.response import ResponseModel
+from daiyun.models.budget.robust import (
+    DEFAULT_MAX_SHIFT,
+    MIN_CONFIDENCE,
+    ExpectedCurves,
+    revenue_interval,
+    trust_region,
+    unidentifiable,
+    uplift_interval,
+)
 
 OBJECTIVES = ("max_revenue", "target_roi")
 CONSTRAINT_KEYS = {"channel", "min", "max", "fixed"}
@@ -38,6 +47,7 @@ class BudgetBundle:
     metrics: dict[str, float] = field(default_factory=dict)
     model_version: str = ""
     model_name: str = ""
+    gross_margin: float | None = None  # 1 - cost of goods / revenue, when unit costs are known
 
     def __post_init__(self) -> None:
         curves = self.model.curves_
@@ -138,6 +148,7 @@ class BudgetBundle:
         before = dates[0] - pd.Timedelta(days=7 if self.freq == "W" else 1)
         draws = dict(self.model.draws_)
         draws["stock"] = self._stock(draws["decay"], before)
+        traffic = self._traffic(dates) if "traffic_share" in c else None
         curves = ChannelCurves.from_parameters(
             channels,
             pacing,
@@ -147,8 +158,34 @@ class BudgetBundle:
             c["beta"].to_numpy(),
             stock=self._stock(c["decay"].to_numpy(), before),
             draws=draws,
+            traffic_share=c["traffic_share"].to_numpy() if traffic is not None else None,
+            traffic=traffic,
         )
         return curves, pacing, labels
+
+    def _traffic(self, dates: pd.DatetimeIndex) -> np.ndarray | None:
+        """(channels, period + the longest carry-over tail): each channel's platform traffic index."""
+        from daiyun.models.budget.curves import tail_length
+        from daiyun.models.budget.traffic import traffic_index
+
+        fits = getattr(self.model, "traffic_", None)
+        if not fits:
+            return None
+        step = 7 if self.freq == "W" else 1
+        steps = len(dates) + tail_length(0.999)
+        end = dates[0] + pd.Timedelta(days=step * (steps - 1))
+        index = {}
+        out = np.ones((len(self.channels()), steps))
+        for i, channel in enumerate(self.channels()):
+            platform = self.platforms[channel]
+            if platform not in fits:
+                continue
+            if platform not in index:
+                calendar = self._calendar(dates[0], end, platform)
+                values = traffic_index(calendar, *fits[platform])
+                index[platform] = np.resize(values, steps)  # weekly calendars: one row per week
+            out[i] = index[platform]
+        return out
 
     # -- constraints -------------------------------------------------------------------------
     def _bounds(
@@ -236,8 +273,25 @@ class BudgetBundle:
         objective: str = "max_revenue",
         target_roi: float | None = None,
         channels: list[dict] | None = None,
+        max_shift: float | None = None,
+        breakeven_roi: float | None = None,
+        min_confidence: float = MIN_CONFIDENCE,
     ) -> dict:
-        """The budget split for [start, end] (see INTERFACES.md /recommend_budget)."""
+        """The budget split for [start, end] (see INTERFACES.md /recommend_budget).
+
+        Do no harm: the split maximises the revenue expected over the bootstrap curves, and each
+        channel stays within current spend x (1 -/+ shift), shift up to `max_shift` (default
+        DEFAULT_MAX_SHIFT; narrower where the curves are uncertain, 0.1 for channels the data
+        cannot tell apart). The user's min/max/fixed constraints win over that region.
+        `breakeven_roi` (default 1: a yuan of ads must bring back a yuan) sets the break-even
+        budget the answer reports and warns past.
+        """
+        max_shift = _positive("max_shift", DEFAULT_MAX_SHIFT if max_shift is None else max_shift, "e.g. 0.5")
+        margin = getattr(self, "gross_margin", None)  # bundles pickled before margins were kept
+        basis = "given" if breakeven_roi is not None else "gross margin" if margin else "revenue"
+        if breakeven_roi is None:
+            breakeven_roi = 1.0 / margin if margin else 1.0
+        breakeven_roi = _positive("breakeven_roi", breakeven_roi, "e.g. 1")
         try:
             budget = float(total_budget)
         except (TypeError, ValueError):
@@ -264,16 +318,40 @@ class BudgetBundle:
                 raise RequestError("target_roi", f"must be a number > 0, got {target_roi}", "e.g. 2.5")
         dates = self._period(start, end)
         lower, upper, fixed = self._bounds(channels, budget)
-        curves, pacing, labels = self.period_curves(dates)
+        point, pacing, labels = self.period_curves(dates)
+        curves = ExpectedCurves.of(point)
+        current_period, shares = self.current_mix(dates)
+        hidden = self.unidentifiable()
+        unidentified = np.array([c in hidden for c in self.channels()])
+        region_low, region_high, shift = trust_region(shares * budget, point, max_shift, unidentified)
+        bounded_lower = np.where(fixed, lower, np.maximum(lower, region_low))
+        bounded_upper = np.where(fixed, upper, np.maximum(np.minimum(upper, region_high), bounded_lower))
         met = None
         if objective == "target_roi":
-            allocation, met = solve_target_roi(curves, budget, lower, upper, target_roi, fixed)
+            allocation, met = solve_target_roi(
+                curves, budget, bounded_lower, bounded_upper, target_roi, fixed
+            )
         else:
-            allocation = max_revenue(curves, budget, lower, upper, fixed)
-        current_period, shares = self.current_mix(dates)
+            allocation = max_revenue(curves, budget, bounded_lower, bounded_upper, fixed)
         current_spend = shares * allocation.total_spend
         current_revenue = curves.revenue(current_spend)
-        return self._answer(
+        held = None
+        if objective == "max_revenue":
+            # do no harm: a move the model is not sure beats the current mix (model error included)
+            # is not made; the current mix is kept (inside the user's own constraints)
+            gain_draws = curves.revenue_draws(allocation.spend)
+            if gain_draws is not None:
+                gain_draws = gain_draws.sum(axis=1) - curves.revenue_draws(current_spend).sum(axis=1)
+            gain = allocation.total_revenue - float(current_revenue.sum())
+            sure = uplift_interval(gain, gain_draws, float(current_revenue.sum()))[2]
+            if sure is not None and sure < min_confidence:
+                keep = np.where(fixed, lower, np.clip(shares * budget, lower, upper))
+                allocation = max_revenue(
+                    curves, budget, keep, np.maximum(keep, np.where(fixed, upper, keep)), fixed
+                )
+                held = sure
+        breakeven = self._breakeven(curves, budget, lower, upper, fixed, breakeven_roi)
+        answer = self._answer(
             dates,
             budget,
             objective,
@@ -287,6 +365,72 @@ class BudgetBundle:
             current_spend,
             current_revenue,
         )
+        answer["max_shift"] = _ratio(max_shift)
+        answer["kept_current_mix"] = held is not None
+        if held is not None:  # the bounds notes describe the split not made
+            answer["uplift"]["prob_beats_current"] = _ratio(held)  # of the split found, not made
+            answer["notes"] = [
+                n for n in answer["notes"] if "bound" not in n and "channel(s) at its" not in n
+            ]
+            answer["notes"].append(
+                f"kept the current mix: the best split found beats it with probability {held:.2f} only "
+                f"(below {min_confidence:.2f}, model error included), not enough to move real money"
+            )
+        if basis == "gross margin":
+            breakeven["basis"] = f"1 / gross margin {margin:.2f}: a yuan of ads must pay for itself in profit"
+        elif basis == "revenue":
+            breakeven["basis"] = "1: a yuan of ads must bring back a yuan of revenue (no unit costs known)"
+        else:
+            breakeven["basis"] = "the breakeven_roi asked for"
+        answer["breakeven"] = breakeven
+        for i, row in enumerate(answer["channels"]):
+            name = row["channel"]
+            row["identifiable"] = name not in hidden
+            row["allowed_min"] = _money(bounded_lower[i])
+            row["allowed_max"] = _money(bounded_upper[i]) if np.isfinite(bounded_upper[i]) else None
+            row["max_shift"] = _ratio(shift[i])
+        answer["identifiable"] = not hidden
+        for why in dict.fromkeys(hidden.values()):
+            answer["notes"].append(f"{why}; both are kept near their current spend")
+        if breakeven["past_breakeven"]:
+            answer["notes"].append(
+                f"the budget is past break-even: above {breakeven['budget']:,.0f} the next yuan of ads "
+                f"brings back less than {breakeven_roi:.2f} yuan (marginal ROI at this budget "
+                f"{breakeven['marginal_roi_at_budget']:.2f}); the best split of {breakeven['budget']:,.0f} "
+                f"would bring an expected {breakeven['expected_revenue']:,.0f} of incremental revenue"
+            )
+        return answer
+
+    def unidentifiable(self) -> dict[str, str]:
+        """Channels the fit cannot tell apart from another (channel -> why), computed once."""
+        cached = getattr(self, "_unidentifiable", None)
+        if cached is None:
+            draws = getattr(self.model, "draws_", {}).get("beta")
+            cached = self._unidentifiable = unidentifiable(self.spend_history, self.channels(), draws)
+        return cached
+
+    def _breakeven(
+        self,
+        curves: Any,
+        budget: float,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        fixed: np.ndarray,
+        breakeven_roi: float,
+    ) -> dict:
+        """The budget at which the best split's marginal ROI falls to `breakeven_roi`, its revenue,
+        and whether the asked budget is past it (user constraints kept, no trust region: the
+        question is what the money can earn, not how far to move from today's mix)."""
+        from daiyun.models.budget.optimizer import breakeven_budget
+
+        at, revenue, slope = breakeven_budget(curves, budget, lower, upper, fixed, breakeven_roi)
+        return {
+            "roi": _ratio(breakeven_roi),
+            "budget": _money(at),
+            "expected_revenue": _money(revenue),
+            "marginal_roi_at_budget": _ratio(slope),
+            "past_breakeven": bool(at is not None and budget > at * 1.01),
+        }
 
     def current_mix(self, dates: pd.DatetimeIndex) -> tuple[tuple[pd.Timestamp, pd.Timestamp], np.ndarray]:
         """The last comparable period and each channel's share of its spend.
@@ -325,16 +469,7 @@ class BudgetBundle:
         current_draws = curves.revenue_draws(current_spend)
         current_slope = curves.marginal_roi(current_spend)
 
-        def interval(values: np.ndarray | None, point: Any) -> tuple[Any, Any]:
-            """Bootstrap spread around the point estimate (the draws' own centre sits lower: the
-            plan was optimised for the point curves, so any other curve rates it a little worse)."""
-            if values is None:
-                return None, None
-            centre = np.median(values, axis=0)
-            low = np.maximum(point + np.quantile(values, 0.1, axis=0) - centre, 0.0)
-            return low, point + np.quantile(values, 0.9, axis=0) - centre
-
-        low, high = interval(draws, allocation.revenue)
+        low, high = revenue_interval(allocation.revenue, draws)
         rows = []
         for i, name in enumerate(curves.channels):
             rows.append(
@@ -354,19 +489,14 @@ class BudgetBundle:
                 }
             )
         total_revenue, current_total = allocation.total_revenue, float(current_revenue.sum())
-        total_low, total_high = interval(draws.sum(axis=1) if draws is not None else None, total_revenue)
-        cur_low, cur_high = interval(
-            current_draws.sum(axis=1) if current_draws is not None else None, current_total
+        total_low, total_high = revenue_interval(
+            total_revenue, draws.sum(axis=1) if draws is not None else None
         )
-        gain = None if draws is None else draws.sum(axis=1) - current_draws.sum(axis=1)
-        gain_low, gain_high = (
-            (None, None)
-            if gain is None
-            else (
-                total_revenue - current_total + np.quantile(gain, 0.1) - np.median(gain),
-                total_revenue - current_total + np.quantile(gain, 0.9) - np.median(gain),
-            )
+        cur_low, cur_high = revenue_interval(
+            current_total, current_draws.sum(axis=1) if current_draws is not None else None
         )
+        gain_draws = None if draws is None else draws.sum(axis=1) - current_draws.sum(axis=1)
+        gain_low, gain_high, beats = uplift_interval(total_revenue - current_total, gain_draws, current_total)
         notes = self._notes(allocation, objective, target, met)
         return {
             "brand": self.brand,
@@ -418,6 +548,8 @@ class BudgetBundle:
                 "p10": _money(gain_low),
                 "p90": _money(gain_high),
                 "ratio": _ratio(total_revenue / current_total - 1.0) if current_total > 0 else None,
+                # share of the bootstrap curves on which the recommendation out-earns the current mix
+                "prob_beats_current": _ratio(beats),
             },
             "daily_plan": self._daily_plan(dates, labels, pacing, spend),
             "curves": self._curve_points(curves, spend, current_spend),
@@ -554,6 +686,16 @@ def _frozen(
     curves, pacing, labels = built
     curves = replace(curves, **{name: read_only(value) for name, value in vars(curves).items()})
     return curves, read_only(pacing), read_only(labels)
+
+
+def _positive(field_name: str, value: Any, example: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RequestError(field_name, f"not a number: {value!r}", example) from None
+    if not math.isfinite(number) or number <= 0:
+        raise RequestError(field_name, f"must be a number > 0, got {value}", example)
+    return number
 
 
 def _money(value: Any) -> float | None:

@@ -82,6 +82,9 @@ class ChannelCurves:
     draw_shape: np.ndarray | None = None
     draw_carry: np.ndarray | None = None  # (B, C, T)
     draw_carry_in: np.ndarray | None = None  # (B, C, T)
+    # how much a day's response counts relative to an average day (traffic-scaled effects): (C, T)
+    weight: np.ndarray | None = None
+    draw_weight: np.ndarray | None = None  # (B, C, T)
 
     @classmethod
     def from_parameters(
@@ -94,10 +97,15 @@ class ChannelCurves:
         beta: np.ndarray,
         stock: np.ndarray | None = None,
         draws: dict[str, np.ndarray] | None = None,
+        traffic_share: np.ndarray | None = None,
+        traffic: np.ndarray | None = None,
     ) -> ChannelCurves:
         """`pacing` is (C, T) daily shares per channel; decay etc. are (C,) (draws: (B, C)).
 
         `stock` is each channel's adstock on the day before the period (draws: key "stock").
+        `traffic_share` (C,) (draws: key "traffic_share") is the share of each channel's effect
+        that scales with its platform's traffic index `traffic` ((C, >= days + tail), 1 = an
+        average day): a day counts (1 - share) + share x index.
         """
         pacing = np.atleast_2d(np.asarray(pacing, dtype=float))
         decay = np.asarray(decay, dtype=float)
@@ -121,6 +129,19 @@ class ChannelCurves:
             carry=geometric_adstock(padded.T, decay).T,
             carry_in=stock_profile(stock, decay),
         )
+        index = (
+            None
+            if traffic is None or traffic_share is None
+            else np.asarray(traffic, float)[:, : padded.shape[1]]
+        )
+
+        def day_weight(share: np.ndarray) -> np.ndarray:
+            """(..., C, T): (1 - share) + share x the channel's platform traffic index."""
+            share = np.asarray(share, dtype=float)[..., None]
+            return (1.0 - share) + share * index
+
+        if index is not None:
+            curves.weight = day_weight(traffic_share)
         if draws is not None:
             draw_decay = np.asarray(draws["decay"], dtype=float)
             curves.draw_beta = np.asarray(draws["beta"], dtype=float)
@@ -128,6 +149,8 @@ class ChannelCurves:
             curves.draw_shape = np.asarray(draws["shape"], dtype=float)
             curves.draw_carry = np.stack([geometric_adstock(padded.T, d).T for d in draw_decay])
             curves.draw_carry_in = stock_profile(draws.get("stock"), draw_decay)
+            if index is not None and "traffic_share" in draws:
+                curves.draw_weight = day_weight(draws["traffic_share"])
         return curves
 
     def subset(self, index: np.ndarray) -> ChannelCurves:
@@ -146,7 +169,15 @@ class ChannelCurves:
             draw_shape=pick(self.draw_shape, 1),
             draw_carry=pick(self.draw_carry, 1),
             draw_carry_in=pick(self.draw_carry_in, 1),
+            weight=pick(self.weight, 0),
+            draw_weight=pick(self.draw_weight, 1),
         )
+
+    def _weighted(self, values: np.ndarray, extra: int) -> np.ndarray:
+        """Sum over days of (C, ..., T) values, each day weighted by its traffic (when fitted)."""
+        if self.weight is None:
+            return values.sum(axis=-1)
+        return (values * self.weight[(slice(None), *(None,) * extra, slice(None))]).sum(axis=-1)
 
     def _stock(self, spend: np.ndarray) -> np.ndarray:
         """Adstock per channel (and per extra axis of `spend`) and day: (C, ..., T)."""
@@ -164,9 +195,11 @@ class ChannelCurves:
         index = (slice(None),) + (None,) * spend.ndim
         half, shape = self.half_saturation[index], self.shape[index]
         beta = self.beta[index[:-1]]
-        gained = hill(self._stock(spend), half, shape).sum(axis=-1)
+        gained = self._weighted(hill(self._stock(spend), half, shape), spend.ndim - 1)
         if self.carry_in is not None:
-            gained = gained - hill(self._stock(np.zeros_like(spend)), half, shape).sum(axis=-1)
+            gained = gained - self._weighted(
+                hill(self._stock(np.zeros_like(spend)), half, shape), spend.ndim - 1
+            )
         return beta * gained
 
     def marginal_roi(self, spend: np.ndarray) -> np.ndarray:
@@ -175,7 +208,7 @@ class ChannelCurves:
         index = (slice(None),) + (None,) * spend.ndim
         carry = self.carry[(slice(None),) + (None,) * (spend.ndim - 1) + (slice(None),)]
         slope = hill_derivative(self._stock(spend), self.half_saturation[index], self.shape[index]) * carry
-        return self.beta[index[:-1]] * slope.sum(axis=-1)
+        return self.beta[index[:-1]] * self._weighted(slope, spend.ndim - 1)
 
     def curvature(self, spend: np.ndarray) -> np.ndarray:
         """d^2 revenue / d spend^2 per channel (Newton steps of the optimizer)."""
@@ -183,7 +216,7 @@ class ChannelCurves:
         index = (slice(None),) + (None,) * spend.ndim
         carry = self.carry[(slice(None),) + (None,) * (spend.ndim - 1) + (slice(None),)]
         bend = hill_curvature(self._stock(spend), self.half_saturation[index], self.shape[index]) * carry**2
-        return self.beta[index[:-1]] * bend.sum(axis=-1)
+        return self.beta[index[:-1]] * self._weighted(bend, spend.ndim - 1)
 
     def revenue_draws(self, spend: np.ndarray) -> np.ndarray | None:
         """(B, C) incremental revenue per bootstrap curve, or None without draws."""
@@ -192,9 +225,10 @@ class ChannelCurves:
         spend = np.asarray(spend, dtype=float)
         x = spend[None, :, None] * self.draw_carry
         half, shape = self.draw_half_saturation[:, :, None], self.draw_shape[:, :, None]
-        gained = hill(x + (0.0 if self.draw_carry_in is None else self.draw_carry_in), half, shape).sum(
-            axis=2
-        )
+        weight = 1.0 if self.draw_weight is None else self.draw_weight
+        gained = (
+            hill(x + (0.0 if self.draw_carry_in is None else self.draw_carry_in), half, shape) * weight
+        ).sum(axis=2)
         if self.draw_carry_in is not None:
-            gained = gained - hill(self.draw_carry_in, half, shape).sum(axis=2)
+            gained = gained - (hill(self.draw_carry_in, half, shape) * weight).sum(axis=2)
         return self.draw_beta * gained

@@ -308,3 +308,35 @@ def target_roi(
 
 def _fixed(fixed: np.ndarray | None, lower: np.ndarray) -> np.ndarray:
     return np.zeros(len(lower), bool) if fixed is None else np.asarray(fixed, bool)
+
+
+def breakeven_budget(
+    curves: ChannelCurves,
+    budget: float,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    fixed: np.ndarray | None,
+    breakeven_roi: float,
+    reach: float = 20.0,
+) -> tuple[float | None, float | None, float]:
+    """(budget where the best split's marginal ROI falls to `breakeven_roi`, its revenue, the
+    marginal ROI at `budget`), looked for up to `reach` x budget.
+
+    At the best split of any budget every free channel's marginal ROI equals one price; for the
+    price `breakeven_roi` each channel's own best spend (revenue - price x spend, on the fine grid)
+    is found independently, and their sum is the break-even budget. Budget None: even the
+    minimums are past break-even.
+    """
+    lower = np.asarray(lower, dtype=float)
+    fixed = _fixed(fixed, lower)
+    solver = _Solver(curves, lower, np.asarray(upper, dtype=float), fixed, budget * reach)
+
+    def slope_at(total: float) -> float:
+        step = max(total * 0.005, 1e-6)
+        return (solver.solve(total + step).total_revenue - solver.solve(total).total_revenue) / step
+
+    at_budget = slope_at(budget)
+    at = float(solver.picks(breakeven_roi, np.inf).sum())
+    if at <= float(lower.sum()) * (1 + 1e-9):
+        return None, None, at_budget
+    return at, solver.solve(at).total_revenue, at_budget

@@ -30,7 +30,7 @@ def phase_labels(calendar: pd.DataFrame, freq: str = "D") -> np.ndarray:
         starts = in_event & ~np.concatenate([[False], in_event[:-1]])
         warm = np.zeros(n, bool)
         for k in range(1, WARMUP_DAYS + 1):
-            warm[: n - k] |= starts[k:]
+            warm[: max(n - k, 0)] |= starts[k:]  # a period shorter than the warm-up: nothing to shift
         labels[warm & ~in_event] = "warmup"
     labels[in_event] = "event"
     labels[flag("phase_presale")] = "presale"

@@ -1,21 +1,29 @@
-"""Per-brand response model: platform revenue = baseline + sum of its channels' response curves.
+"""Per-brand response model: platform revenue = baseline + its channels' response curves, plus halo.
 
 For each platform p and date t
 
-    revenue_pt = exp(X_pt . gamma_p) + sum_{c in p} beta_c * hill(adstock_c(spend_c)_t)
+    revenue_pt = exp(X_pt . gamma_p) + sum_{c in p} beta_c * hill(adstock_c(spend_c)_t) * mix_pt
 
 The log-linear baseline (`daiyun.models.budget.baseline`) absorbs trend, week, year, event phases,
-promotions and how much of the catalogue was sellable. Given the curve hyperparameters (decay,
-shape, half-saturation per channel, and the ridge penalty) the fit of gamma and beta (beta >= 0)
-is a few Gauss-Newton steps, milliseconds; the hyperparameters are searched with Optuna (then a
-short Powell refinement): each trial is fitted on the dates before an out-of-time holdout (the
-last ~12%) and scored on every date by default (`search_on="both"`: the holdout alone is too few
-days to pin a curve's bend; "holdout" scores the held-out dates only), inside bounds that keep
-curves plausible (decay <= 0.9, shape in [0.5, 3], half-saturation within the observed
-spend range). An optional weak prior on each channel's ROI (the platform's attributed ROI,
-discounted) settles channels the data cannot, such as one always run near saturation. A block
-bootstrap of the residuals, refitted with the best few hyperparameter sets, gives draws of every
-curve, from which any allocation gets an interval.
+promotions and how much of the catalogue was sellable. mix_pt = (1 - s_p) + s_p x traffic_pt: a
+share s_p of the ads' effect scales with how busy the platform is that day (the calendar-only
+traffic index of `daiyun.models.budget.traffic`; s_p is searched, 0 = effects that add to sales).
+Given the curve hyperparameters (decay, shape, half-saturation per channel, the ridge penalty and
+s_p) the fit of gamma and beta (beta >= 0) is a few Gauss-Newton steps, milliseconds; the
+hyperparameters are searched with Optuna (then a short Powell refinement): each trial is fitted
+on the dates before an out-of-time holdout (the last ~12%) and scored on every date by default
+(`search_on="both"`), inside bounds that keep curves plausible (decay <= 0.9, shape in [0.5, 3],
+half-saturation within the observed spend range).
+
+Lift tests (the `experiments` table) enter the fit and the search loss as a penalty on the gap
+between the test's measured incremental revenue and what the curve says the test's spend added
+(carry-over included), weighted at least CALIBRATION_WEIGHT x the data's own information on that
+channel. An optional weak prior on each channel's ROI (the platform's attributed ROI times a
+discount the user sets or the lift tests measure) settles channels nothing else can. Halo: what a
+platform's own channels leave unexplained is regressed on the other platforms' channels (ridge,
+coefficients >= 0), and a channel's curve is credited with what it lifts there. A block bootstrap
+of the residuals, refitted with every hyperparameter set almost as good as the best, gives draws
+of every curve, from which any allocation gets an interval.
 """
 
 from __future__ import annotations
@@ -27,6 +35,10 @@ import pandas as pd
 
 from daiyun.models.budget.baseline import baseline_design
 from daiyun.models.budget.curves import geometric_adstock, hill
+from daiyun.models.budget.traffic import fit_traffic, traffic_index
+
+HALO_COLUMNS = ["channel", "platform", "beta"]
+CALIBRATION_WEIGHT = 4.0  # a lift test outweighs the observational data on its channel's level 4:1
 
 
 @dataclass
@@ -43,6 +55,8 @@ class PlatformFit:
     oot_abs_error: float = 0.0
     oot_actual: float = 0.0
     top_hyper: list[dict] = field(default_factory=list)
+    traffic_share: float = 0.0  # how much of the effect scales with the platform's traffic index
+    traffic: tuple[np.ndarray, float] | None = None  # the platform's traffic index (coefficients, level)
 
 
 def _features(spend: np.ndarray, decay: np.ndarray, half: np.ndarray, shape: np.ndarray) -> np.ndarray:
@@ -61,6 +75,8 @@ class _PlatformProblem:
         prior_roi: np.ndarray | None = None,
         prior_weight: float = 0.0,
         half_range: tuple[float, float] = (0.99, 2.0),
+        experiments: pd.DataFrame | None = None,
+        traffic: bool = True,
     ) -> None:
         self.prior_roi = None if prior_roi is None else np.asarray(prior_roi, dtype=float)
         self.prior_weight = prior_weight
@@ -105,6 +121,98 @@ class _PlatformProblem:
         )
         self.active = self.typical > 0
         self._starts: dict[bytes, np.ndarray] = {}
+        # the traffic index (1 = an average day): a share of each channel's effect scales with it
+        self.traffic_fit: tuple[np.ndarray, float] | None = None
+        self.traffic = np.ones(len(rows))
+        if traffic and len(rows) > 30:
+            self.traffic_fit = fit_traffic(rows.loc[self.train], self.y[self.train])
+            self.traffic = traffic_index(rows, *self.traffic_fit)
+        self.tests = self._lift_tests(experiments, channels)
+        self.dispersion = self._dispersion() if self.tests else 1.0
+
+    def _lift_tests(self, experiments: pd.DataFrame | None, channels: list[str]) -> list[tuple]:
+        """(channel index, spend with the test's spend removed, measured revenue, its standard error),
+        in the fit's scaled units, for each lift test of this platform's channels inside the history."""
+        if experiments is None or experiments.empty:
+            return []
+        tests = []
+        for row in experiments.itertuples(index=False):
+            if row.channel not in channels:
+                continue
+            window = (self.dates >= np.datetime64(row.start)) & (self.dates <= np.datetime64(row.end))
+            j = channels.index(row.channel)
+            if not window.any() or not self.spend[window, j].any():
+                continue
+            measured = row.incremental_revenue
+            if not np.isfinite(measured):  # a relative lift of the platform's revenue in the window
+                measured = row.lift / (1.0 + row.lift) * self.y[window].sum()
+            without = self.spend[:, j].copy()
+            without[window] = 0.0
+            tests.append((j, without, measured / self.y_scale, row.standard_error / self.y_scale))
+        return tests
+
+    def _dispersion(self) -> float:
+        """Variance of revenue around a baseline-only fit, per unit of level (the fit's weights):
+        what puts a lift test's chi-square on the scale of the revenue fit's squared errors."""
+        rows = self.train
+        target = self.y[rows] / self.y_scale
+        gamma = self._start(rows, target, np.zeros(self.base.shape[1]))
+        fitted = np.exp(np.clip(self.base[rows] @ gamma, -30.0, 30.0))
+        return float(np.mean((target - fitted) ** 2 / np.maximum(fitted, 0.05)))
+
+    def mix(self, share: float) -> np.ndarray:
+        """Per row: (1 - share) + share x traffic index, what a unit of saturation is worth that day."""
+        return (1.0 - share) + share * self.traffic
+
+    def test_response(
+        self, decay: np.ndarray, half: np.ndarray, shape: np.ndarray, share: float = 0.0
+    ) -> np.ndarray:
+        """Per lift test: the channel's summed media feature with its test spend minus without."""
+        out = np.zeros(len(self.tests))
+        mix = self.mix(share)
+        for k, (j, without, _, _) in enumerate(self.tests):
+            with_test = _features(self.spend[:, [j]], decay[[j]], half[[j]], shape[[j]])[:, 0]
+            no_test = _features(without[:, None], decay[[j]], half[[j]], shape[[j]])[:, 0]
+            out[k] = float(((with_test - no_test) * mix).sum())
+        return out
+
+    def media(self, decay: np.ndarray, half: np.ndarray, shape: np.ndarray, share: float = 0.0) -> np.ndarray:
+        """(n, active channels): hill(adstock) per active channel, weighted by the day's traffic mix."""
+        active = self.active
+        hills = _features(self.spend[:, active], decay[active], half[active], shape[active])
+        return hills * self.mix(share)[:, None]
+
+    def calibration_misfit(
+        self, beta: np.ndarray, decay: np.ndarray, half: np.ndarray, shape: np.ndarray, share: float = 0.0
+    ) -> float:
+        """Sum of squared standardised misses of the lift tests, times the dispersion (loss units)."""
+        if not self.tests:
+            return 0.0
+        response, weight = self.test_weights(decay, half, shape, share)
+        misses = [
+            w * (beta[j] * r / self.y_scale - m) ** 2
+            for (j, _, m, _), r, w in zip(self.tests, response, weight, strict=True)
+        ]
+        return float(sum(misses))
+
+    def test_weights(
+        self, decay: np.ndarray, half: np.ndarray, shape: np.ndarray, share: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(test responses, each test's weight in the fit's loss units).
+
+        A test's own weight is dispersion / se^2 (its likelihood on the revenue fit's scale), but
+        never less than CALIBRATION_WEIGHT x what the observational data says about the channel's
+        level: the data's confidence there assumes no confounding (spend raised for events, channels
+        bought together), which is exactly what an experiment does not assume.
+        """
+        response = self.test_response(decay, half, shape, share)
+        target = np.maximum(self.y / self.y_scale, 0.05)
+        hills = _features(self.spend, decay, half, shape) * self.mix(share)[:, None]
+        weights = np.zeros(len(self.tests))
+        for t, ((j, _, _, se), r) in enumerate(zip(self.tests, response, strict=True)):
+            information = float((hills[:, j] ** 2 / target).sum())
+            weights[t] = max(self.dispersion / se**2, CALIBRATION_WEIGHT * information / max(r * r, 1e-12))
+        return response, weights
 
     def half_from_ratio(self, ratio: np.ndarray, decay: np.ndarray) -> np.ndarray:
         """Half-saturation in adstocked-spend units: ratio x typical spend at its steady carry-over."""
@@ -130,16 +238,17 @@ class _PlatformProblem:
         y: np.ndarray | None = None,
         iterations: int = 10,
         start: tuple[np.ndarray, np.ndarray] | None = None,
+        share: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """revenue = exp(base . gamma) + media . beta, beta >= 0, ridge on gamma (not the intercept).
 
         Gauss-Newton with weights 1 / fitted (revenue noise grows with its level); returns
-        (gamma, beta) with beta in revenue units.
+        (gamma, beta) with beta in revenue units; `share` of each channel's effect scales with the
+        platform's traffic index.
         """
         target = (self.y if y is None else y)[rows] / self.y_scale
-        media = _features(
-            self.spend[:, self.active], decay[self.active], half[self.active], shape[self.active]
-        )[rows]
+        media = self.media(decay, half, shape, share)[rows]
+        active = self.active
         base = self.base[rows]
         n_base, n_media = base.shape[1], media.shape[1]
         penalty = np.full(n_base, ridge * len(target) / 100.0)
@@ -147,7 +256,7 @@ class _PlatformProblem:
         if start is None:
             gamma, beta = self._start(rows, target, penalty).copy(), np.zeros(n_media)
         else:  # warm start (bootstrap refits): the fit on the original revenue
-            gamma, beta = start[0].copy(), start[1][self.active] / self.y_scale
+            gamma, beta = start[0].copy(), start[1][active] / self.y_scale
         # the prior on each channel's ROI: beta pulled toward the level that gives the prior ROI
         # over these rows, with a weight that is a fixed share of what the data says about beta
         prior_beta, prior_strength = np.zeros(n_media), np.full(n_media, 1e-8)
@@ -161,29 +270,52 @@ class _PlatformProblem:
             prior_strength[known] = self.prior_weight * information[known]
         full_penalty = np.concatenate([penalty, prior_strength])
         full_centre = np.concatenate([np.zeros(n_base), prior_beta])
+        # lift tests: (r_k beta_j - m_k)^2 / se_k^2, on the revenue fit's scale (x dispersion)
+        calib_gram = np.zeros((n_base + n_media, n_base + n_media))
+        calib_grad = np.zeros(n_base + n_media)
+        if self.tests:
+            position = np.cumsum(self.active) - 1
+            response, weight = self.test_weights(decay, half, shape, share)
+            for (j, _, m, _), r, w in zip(self.tests, response, weight, strict=True):
+                if not self.active[j]:
+                    continue
+                i = n_base + position[j]
+                calib_gram[i, i] += w * r * r
+                calib_grad[i] += w * r * m
         for _ in range(iterations):
             baseline = np.exp(np.clip(base @ gamma, -30.0, 30.0))
             fitted = baseline + media @ beta
             weight = 1.0 / np.maximum(fitted, 0.05)
             jacobian = np.hstack([base * baseline[:, None], media])
             weighted = jacobian * weight[:, None]
-            gram = jacobian.T @ weighted + np.diag(full_penalty)
+            gram = jacobian.T @ weighted + np.diag(full_penalty) + calib_gram
             theta = np.concatenate([gamma, beta])
-            gradient = weighted.T @ (target - fitted) - full_penalty * (theta - full_centre)
+            gradient = (
+                weighted.T @ (target - fitted)
+                - full_penalty * (theta - full_centre)
+                + calib_grad
+                - calib_gram @ theta
+            )
             step = np.linalg.solve(gram + 1e-10 * np.eye(len(gram)), gradient)
             theta = theta + step
             gamma, beta = theta[:n_base], np.maximum(theta[n_base:], 0.0)  # a channel cannot lose revenue
             if np.max(np.abs(step)) < 1e-6:
                 break
         full_beta = np.zeros(self.spend.shape[1])
-        full_beta[self.active] = beta
+        full_beta[active] = beta
         return gamma, full_beta * self.y_scale
 
     def predict(
-        self, gamma: np.ndarray, beta: np.ndarray, decay: np.ndarray, half: np.ndarray, shape: np.ndarray
+        self,
+        gamma: np.ndarray,
+        beta: np.ndarray,
+        decay: np.ndarray,
+        half: np.ndarray,
+        shape: np.ndarray,
+        share: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(baseline, channel contributions (n x k)) in revenue units."""
-        contributions = _features(self.spend, decay, half, shape) * beta
+        contributions = _features(self.spend, decay, half, shape) * self.mix(share)[:, None] * beta
         baseline = np.exp(np.clip(self.base @ gamma, -30.0, 30.0)) * self.y_scale
         return baseline, contributions
 
@@ -212,6 +344,12 @@ class ResponseModel:
         refine_evals: int = 150,
         half_range: tuple[float, float] = (0.99, 2.0),
         seed: int = 0,
+        experiments: pd.DataFrame | None = None,
+        halo: bool = True,
+        halo_ridge: float = 1.0,
+        traffic_effects: bool = True,
+        near_best: float = 0.05,
+        max_sets: int = 20,
     ) -> None:
         self.n_trials = n_trials
         self.holdout_share = holdout_share
@@ -226,6 +364,12 @@ class ResponseModel:
         self.refine_evals = refine_evals
         self.half_range = half_range
         self.seed = seed
+        self.experiments = experiments  # lift tests (the `experiments` contract table), or None
+        self.halo = halo  # credit a channel with what it lifts on the brand's other platforms
+        self.halo_ridge = halo_ridge
+        self.near_best = near_best  # hyperparameter sets within 5% of the best loss feed the bootstrap
+        self.max_sets = max_sets
+        self.traffic_effects = traffic_effects  # each channel also gets a part that scales with traffic
 
     # -- fitting ---------------------------------------------------------------------------
     def _prior(self, channels: list[str]) -> tuple[np.ndarray | None, float]:
@@ -276,6 +420,7 @@ class ResponseModel:
                     "shape": f.shape[i],
                     "half_saturation": f.half_saturation[i],
                     "beta": f.beta[i],
+                    "traffic_share": f.traffic_share,
                 }
                 for f in fits
                 for i, c in enumerate(f.channels)
@@ -283,8 +428,17 @@ class ResponseModel:
         )
         self.draws_ = {
             key: np.concatenate([d[key] for d in draws], axis=1)
-            for key in ("decay", "shape", "half_saturation", "beta")
+            for key in ("decay", "shape", "half_saturation", "beta", "traffic_share")
         }
+        self.traffic_ = {f.platform: f.traffic for f in fits if f.traffic is not None}
+        self.halo_ = self._halo(frame, fits) if self.halo else pd.DataFrame(columns=HALO_COLUMNS)
+        if not self.halo_.empty:
+            # the brand-level curve: the channel's own-platform ceiling plus what it lifts elsewhere
+            extra = self.halo_.groupby("channel")["beta"].sum()
+            added = self.curves_["channel"].map(extra).fillna(0.0).to_numpy()
+            self.curves_["beta_own_platform"] = self.curves_["beta"]
+            self.curves_["beta"] = self.curves_["beta"] + added
+            self.draws_["beta"] = self.draws_["beta"] + added[None, :]
         self.metrics_ = self._metrics()
         return self
 
@@ -295,15 +449,22 @@ class ResponseModel:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         holdout = _PlatformProblem(
-            rows, channels, self.freq_, self.holdout_start_, *self._prior(channels), self.half_range
+            rows,
+            channels,
+            self.freq_,
+            self.holdout_start_,
+            *self._prior(channels),
+            self.half_range,
+            self.experiments,
+            self.traffic_effects,
         )
         k = len(channels)
 
-        def hyper_from(params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        def hyper_from(params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
             decay = np.array([params[f"decay:{c}"] for c in channels])
             shape = np.array([params[f"shape:{c}"] for c in channels])
             ratio = np.array([params[f"half:{c}"] for c in channels])
-            return decay, shape, ratio, float(params["ridge"])
+            return decay, shape, ratio, float(params["ridge"]), float(params.get("traffic", 0.0))
 
         def objective(trial) -> float:  # noqa: ANN001
             params = {}
@@ -314,8 +475,11 @@ class ResponseModel:
                     f"half:{c}", holdout.ratio_low[i], holdout.ratio_high[i], log=True
                 )
             params["ridge"] = trial.suggest_float("ridge", *self.ridge_bounds, log=True)
-            decay, shape, ratio, ridge = hyper_from(params)
-            return self._holdout_error(holdout, decay, holdout.half_from_ratio(ratio, decay), shape, ridge)[0]
+            if holdout.traffic_fit is not None:
+                params["traffic"] = trial.suggest_float("traffic", 0.0, 1.0)
+            decay, shape, ratio, ridge, share = hyper_from(params)
+            half = holdout.half_from_ratio(ratio, decay)
+            return self._holdout_error(holdout, decay, half, shape, ridge, share)[0]
 
         sampler = optuna.samplers.TPESampler(seed=int(rng.integers(0, 2**31 - 1)), multivariate=True)
         study = optuna.create_study(direction="minimize", sampler=sampler)
@@ -325,6 +489,8 @@ class ResponseModel:
             f"half:{c}": float(np.clip(1.0, holdout.ratio_low[i], holdout.ratio_high[i]))
             for i, c in enumerate(channels)
         }
+        if holdout.traffic_fit is not None:
+            default["traffic"] = 0.0  # start from effects that add to sales; the search tries scaling
         study.enqueue_trial(default | {"ridge": 0.3})
         for _ in range(max(1, self.n_trials * k)):  # more channels, more dimensions to search
             trial = study.ask()
@@ -346,15 +512,24 @@ class ResponseModel:
                     {"platform": platform, "number": "refined", "value": refined[0], **refined[1]}
                 )
         best = ranked[0][1]
-        decay, shape, ratio, ridge = hyper_from(best)
+        decay, shape, ratio, ridge, share = hyper_from(best)
         half = holdout.half_from_ratio(ratio, decay)
-        oot_sse, oot_abs, oot_actual = self._holdout_error(holdout, decay, half, shape, ridge)
+        oot_sse, oot_abs, oot_actual = self._holdout_error(holdout, decay, half, shape, ridge, share)
 
         # the served curves are refitted on every date with the chosen hyperparameters
-        full = _PlatformProblem(rows, channels, self.freq_, None, *self._prior(channels), self.half_range)
+        full = _PlatformProblem(
+            rows,
+            channels,
+            self.freq_,
+            None,
+            *self._prior(channels),
+            self.half_range,
+            self.experiments,
+            self.traffic_effects,
+        )
         everything = np.ones(len(full.y), bool)
-        gamma, beta = full.solve(decay, half, shape, ridge, everything)
-        baseline, contributions = full.predict(gamma, beta, decay, half, shape)
+        gamma, beta = full.solve(decay, half, shape, ridge, everything, share=share)
+        baseline, contributions = full.predict(gamma, beta, decay, half, shape, share)
         fitted = pd.DataFrame(
             {
                 "platform": platform,
@@ -368,12 +543,37 @@ class ResponseModel:
             fitted[c] = contributions[:, i]
 
         top = []
-        for _, params in ranked[: min(5, len(ranked))]:
-            d, s, r, rg = hyper_from(params)
-            top.append({"decay": d, "shape": s, "half_saturation": full.half_from_ratio(r, d), "ridge": rg})
+        for _, params in self._near_best(ranked):
+            d, s, r, rg, sh = hyper_from(params)
+            top.append(
+                {
+                    "decay": d,
+                    "shape": s,
+                    "half_saturation": full.half_from_ratio(r, d),
+                    "ridge": rg,
+                    "share": sh,
+                }
+            )
         draws = self._bootstrap(full, fitted["fitted"].to_numpy(), top, rng, k)
         fit = PlatformFit(platform, channels, decay, shape, half, ridge, beta, oot_abs, oot_actual, top)
+        fit.traffic_share = share
+        fit.traffic = full.traffic_fit
         return fit, fitted, draws
+
+    def _near_best(self, ranked: list[tuple[float, dict]]) -> list[tuple[float, dict]]:
+        """The hyperparameter sets that explain the data almost as well as the best (loss within
+        `near_best` of it), up to `max_sets` spread over that range; at least the best five.
+
+        Curves the data cannot tell apart disagree most where the budget question lives (how a
+        channel bends beyond its usual spend): refitting the bootstrap with all of them, rather than
+        with the best alone, is what makes the intervals and the do-no-harm checks honest about it.
+        """
+        best = ranked[0][0]
+        close = [pair for pair in ranked if pair[0] <= best + self.near_best * abs(best)]
+        if len(close) < 5:
+            return ranked[: min(5, len(ranked))]
+        keep = np.unique(np.linspace(0, len(close) - 1, min(self.max_sets, len(close))).round().astype(int))
+        return [close[i] for i in keep]
 
     def _refine(self, problem: _PlatformProblem, channels: list[str], start: dict, hyper_from) -> tuple:  # noqa: ANN001
         """Powell's method from Optuna's best point: TPE finds the basin, a local search its floor."""
@@ -389,6 +589,11 @@ class ResponseModel:
         low.append(np.log(self.ridge_bounds[0]))
         high.append(np.log(self.ridge_bounds[1]))
         logged.append(True)
+        if "traffic" in start:
+            names.append("traffic")
+            low.append(0.0)
+            high.append(1.0)
+            logged.append(False)
         low, high, logged = np.array(low), np.array(high), np.array(logged)
 
         def params_of(vector: np.ndarray) -> dict:
@@ -397,8 +602,9 @@ class ResponseModel:
             return dict(zip(names, map(float, values), strict=True))
 
         def loss(vector: np.ndarray) -> float:
-            decay, shape, ratio, ridge = hyper_from(params_of(vector))
-            return self._holdout_error(problem, decay, problem.half_from_ratio(ratio, decay), shape, ridge)[0]
+            decay, shape, ratio, ridge, share = hyper_from(params_of(vector))
+            half = problem.half_from_ratio(ratio, decay)
+            return self._holdout_error(problem, decay, half, shape, ridge, share)[0]
 
         x0 = np.array([np.log(start[n]) if lg else start[n] for n, lg in zip(names, logged, strict=True)])
         result = minimize(
@@ -411,15 +617,21 @@ class ResponseModel:
         return float(result.fun), params_of(result.x)
 
     def _holdout_error(
-        self, problem: _PlatformProblem, decay: np.ndarray, half: np.ndarray, shape: np.ndarray, ridge: float
+        self,
+        problem: _PlatformProblem,
+        decay: np.ndarray,
+        half: np.ndarray,
+        shape: np.ndarray,
+        ridge: float,
+        share: float = 0.0,
     ) -> tuple[float, float, float]:
         """(search loss, absolute error, actual revenue) on the held-out dates.
 
         The loss is the squared error relative to the fitted level (revenue noise grows with
         it), so the Double 11 peak does not outweigh the rest of the year.
         """
-        gamma, beta = problem.solve(decay, half, shape, ridge, problem.train)
-        baseline, contributions = problem.predict(gamma, beta, decay, half, shape)
+        gamma, beta = problem.solve(decay, half, shape, ridge, problem.train, share=share)
+        baseline, contributions = problem.predict(gamma, beta, decay, half, shape, share)
         fitted = baseline + contributions.sum(axis=1)
         error = problem.y - fitted
         relative = error**2 / np.maximum(fitted, 0.05 * problem.y_scale) / problem.y_scale
@@ -430,6 +642,8 @@ class ResponseModel:
             loss = float(np.mean(relative[problem.train]))
         else:
             loss = float(np.mean(relative))
+        # Robyn's calibration objective in spirit: curves that miss the lift tests score worse
+        loss += problem.calibration_misfit(beta, decay, half, shape, share) / len(problem.y)
         return loss, float(np.abs(error[held]).sum()), float(problem.y[held].sum())
 
     def _bootstrap(
@@ -439,10 +653,19 @@ class ResponseModel:
         n = len(fitted)
         residual = problem.y - fitted
         block = max(2, self.block_days // 7 if self.freq_ == "W" else self.block_days)
-        out = {key: np.zeros((self.n_bootstrap, k)) for key in ("decay", "shape", "half_saturation", "beta")}
+        keys = ("decay", "shape", "half_saturation", "beta", "traffic_share")
+        out = {key: np.zeros((self.n_bootstrap, k)) for key in keys}
         everything = np.ones(n, bool)
         warm = [
-            problem.solve(h["decay"], h["half_saturation"], h["shape"], h["ridge"], everything) for h in top
+            problem.solve(
+                h["decay"],
+                h["half_saturation"],
+                h["shape"],
+                h["ridge"],
+                everything,
+                share=h.get("share", 0.0),
+            )
+            for h in top
         ]
         for b in range(self.n_bootstrap):
             starts = rng.integers(0, max(1, n - block), size=n // block + 1)
@@ -457,10 +680,62 @@ class ResponseModel:
                 y=fitted + resampled,
                 iterations=4,
                 start=warm[b % len(top)],
+                share=hyper.get("share", 0.0),
             )
             out["decay"][b], out["shape"][b] = hyper["decay"], hyper["shape"]
-            out["half_saturation"][b], out["beta"][b] = hyper["half_saturation"], beta
+            out["half_saturation"][b], out["beta"][b] = hyper["half_saturation"], beta[:k]
+            out["traffic_share"][b] = hyper.get("share", 0.0)
         return out
+
+    def _halo(self, frame: pd.DataFrame, fits: list[PlatformFit]) -> pd.DataFrame:
+        """What each channel adds to the brand's OTHER platforms (种草 here, 拔草 there).
+
+        Per platform, what its own channels and baseline leave unexplained is regressed (weighted
+        like the fit, coefficients >= 0) on the other platforms' channels, each with its fitted
+        carry-over and saturation. A ridge worth `halo_ridge` x each column's own information keeps
+        a channel's effect on its own platform preferred: a halo is credited only where the data
+        clearly asks for it.
+        """
+        from scipy.optimize import nnls
+
+        if len(fits) < 2:
+            return pd.DataFrame(columns=HALO_COLUMNS)
+        spend = {}
+        for fit in fits:
+            own = frame.loc[frame["platform"].eq(fit.platform)].sort_values("date").set_index("date")
+            for i, c in enumerate(fit.channels):
+                spend[c] = (own[c].to_numpy(dtype=float), fit, i)
+        fitted = self.fitted_
+        rows = []
+        for fit in fits:
+            mine = fitted.loc[fitted["platform"].eq(fit.platform)].sort_values("date")
+            # a lift test already measured a channel's whole effect, on every platform
+            tested = set() if self.experiments is None else set(self.experiments["channel"])
+            others = [
+                (c, f, i) for c, (_, f, i) in spend.items() if f.platform != fit.platform and c not in tested
+            ]
+            if not others or len(mine) != len(spend[others[0][0]][0]):
+                continue
+            level = max(float(mine["fitted"].mean()), 1e-9)
+            weight = 1.0 / np.maximum(mine["fitted"].to_numpy(), 0.05 * level)
+            residual = (mine["revenue"] - mine["fitted"]).to_numpy()
+            columns = np.column_stack(
+                [
+                    _features(spend[c][0][:, None], f.decay[[i]], f.half_saturation[[i]], f.shape[[i]])[:, 0]
+                    for c, f, i in others
+                ]
+            )
+            root = np.sqrt(weight)
+            design = columns * root[:, None]
+            scale = np.maximum(np.sqrt((design**2).sum(axis=0)), 1e-12)
+            ridge = np.diag(np.sqrt(self.halo_ridge) * np.ones(len(others)))
+            coef, _ = nnls(
+                np.vstack([design / scale, ridge]), np.concatenate([residual * root, np.zeros(len(others))])
+            )
+            for (c, _, _), value in zip(others, coef / scale, strict=True):
+                if value > 0:
+                    rows.append({"channel": c, "platform": fit.platform, "beta": float(value)})
+        return pd.DataFrame(rows, columns=HALO_COLUMNS)
 
     # -- scoring -----------------------------------------------------------------------------
     def holdout_error(self, frame: pd.DataFrame, holdout_start: pd.Timestamp) -> float:
@@ -478,9 +753,19 @@ class ResponseModel:
             if rows.empty or not set(fit.channels) <= set(rows.columns):
                 continue
             problem = _PlatformProblem(
-                rows, fit.channels, self.freq_, holdout_start, *self._prior(fit.channels), self.half_range
+                rows,
+                fit.channels,
+                self.freq_,
+                holdout_start,
+                *self._prior(fit.channels),
+                self.half_range,
+                getattr(self, "experiments", None),
+                getattr(self, "traffic_effects", False),  # models pickled before traffic: as fitted
             )
-            _, a, y = self._holdout_error(problem, fit.decay, fit.half_saturation, fit.shape, fit.ridge)
+            share = getattr(fit, "traffic_share", 0.0)
+            _, a, y = self._holdout_error(
+                problem, fit.decay, fit.half_saturation, fit.shape, fit.ridge, share
+            )
             abs_error, actual = abs_error + a, actual + y
         return abs_error / actual if actual > 0 else float("nan")
 

@@ -26,37 +26,17 @@ import pandas as pd
 
 from daiyun.features.errors import NotFoundError, RequestError
 from daiyun.features.forecast_frame import STEP, promotion_days
+from daiyun.features.forecast_terms import (
+    DEFAULT_QUANTILES,
+    LEVEL_KEYS,
+    MAX_DAYS_AHEAD,
+    PROMO_DISCOUNT,
+    check_period,
+    check_quantiles,
+    quantile_column,
+)
 
-LEVEL_KEYS = {"sku": ["platform", "sku_id"], "category": ["category"], "platform": ["platform"], "brand": []}
-MAX_DAYS_AHEAD = 366
 SLOW_MEMBERS = ("prophet", "lgbm_recursive")  # cached under the stored plan, re-run for a scenario
-
-
-def quantile_column(q: float) -> str:
-    """p10, p50, p90, p2.5 ... (100 q, without a trailing .0)."""
-    value = round(100 * float(q), 6)
-    return f"p{int(value)}" if value == int(value) else f"p{value:g}"
-
-
-def parse_quantiles(quantiles: object) -> tuple[float, ...]:
-    """Quantiles as a sorted tuple in (0, 1); RequestError otherwise."""
-    if isinstance(quantiles, str):
-        parts = [part for part in quantiles.replace(" ", "").split(",") if part]
-    else:
-        parts = list(quantiles or [])
-    try:
-        values = tuple(sorted({float(part) for part in parts}))
-    except (TypeError, ValueError):
-        raise RequestError(
-            "quantiles", f"'{quantiles}' is not a list of numbers", "use e.g. 0.1,0.5,0.9"
-        ) from None
-    if not values or any(not 0 < q < 1 for q in values):
-        raise RequestError(
-            "quantiles",
-            f"every quantile must lie strictly between 0 and 1, got {quantiles}",
-            "use e.g. 0.1,0.5,0.9",
-        )
-    return values
 
 
 def parse_date(value: object, field: str) -> pd.Timestamp:
@@ -137,18 +117,17 @@ class ForecastBundle:
         start: object,
         end: object,
         promotions: pd.DataFrame | None = None,
-        quantiles: object = (0.1, 0.5, 0.9),
+        quantiles: object = DEFAULT_QUANTILES,
         sku_ids: list[str] | None = None,
         platforms: list[str] | None = None,
         level: str = "sku",
     ) -> pd.DataFrame:
         start, end = parse_date(start, "start"), parse_date(end, "end")
-        qs = parse_quantiles(quantiles)
+        qs = check_quantiles(quantiles)
         if level not in LEVEL_KEYS:
             raise RequestError("level", f"unknown level '{level}'", "use sku, category, platform or brand")
         origin = self.origin
-        if end < start:
-            raise RequestError("end", f"end {end:%Y-%m-%d} is before start {start:%Y-%m-%d}", "swap them")
+        check_period(start, end)
         if start <= origin:
             raise RequestError(
                 "start",
@@ -286,7 +265,7 @@ class ForecastBundle:
     def _plan_input(future: pd.DataFrame) -> pd.DataFrame:
         discount = future["discount"].astype(float).fillna(0.0)
         on_promo = future["on_promo"].astype(float)
-        on_promo = on_promo.where(on_promo.notna(), (discount > 0.005).astype(float))
+        on_promo = on_promo.where(on_promo.notna(), (discount > PROMO_DISCOUNT).astype(float))
         return pd.DataFrame(
             {
                 "platform": future["platform"].astype(str).to_numpy(),
@@ -334,7 +313,8 @@ class ForecastBundle:
 
     @staticmethod
     def _event_flags(frame: pd.DataFrame, features: pd.DataFrame | None) -> np.ndarray:
-        on_promo = frame["on_promo"].astype(float).fillna(frame["discount"].astype(float).fillna(0) > 0.005)
+        discounted = frame["discount"].astype(float).fillna(0) > PROMO_DISCOUNT
+        on_promo = frame["on_promo"].astype(float).fillna(discounted)
         event = on_promo.to_numpy() > 0.5
         if features is not None:
             event |= np.nan_to_num(features["is_event"].to_numpy(float)) > 0.5
@@ -374,5 +354,5 @@ class ForecastBundle:
     def predict_frame(self, request: pd.DataFrame) -> pd.DataFrame:
         """pyfunc entry: one row with start, end (and optional quantiles, level) -> forecast rows."""
         row = request.iloc[0].to_dict()
-        quantiles = row.get("quantiles", (0.1, 0.5, 0.9))
+        quantiles = row.get("quantiles", DEFAULT_QUANTILES)
         return self.forecast(row["start"], row["end"], quantiles=quantiles, level=row.get("level", "sku"))

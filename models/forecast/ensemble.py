@@ -8,6 +8,9 @@ corner solutions (all weight on one member) from window to window, and its cross
 was worse than its best member; inverse-error weights were better than both members (see
 benchmarks/results/forecast_accuracy.md). Prophet is fitted on the brand's biggest series only,
 so rows without a Prophet forecast use a second weight set learned on the members they do have.
+A blend whose mean absolute error on the backtest rows is worse than its best member's is replaced by
+that member alone (measured on price-only weekly data, benchmarks/results/forecast_peers.md, where
+Prophet's forecasts of the biggest series ran far above the sales).
 """
 
 from __future__ import annotations
@@ -44,9 +47,14 @@ class EnsembleWeights:
                     power = 1 if self.method == "inverse_error" else 2
                     error = (np.abs(residual) ** power).mean(axis=0)
                     inverse = 1.0 / np.maximum(error, 1e-9)
-                    self.weights_[frozenset(names)] = dict(
-                        zip(names, map(float, inverse / inverse.sum()), strict=True)
-                    )
+                    share = inverse / inverse.sum()
+                    # do no harm: a blend worse than its best member on these rows (a member far off,
+                    # e.g. Prophet's trend on a short weekly history) gives way to that member alone
+                    blended = np.abs(residual @ share).mean()
+                    member_mae = np.abs(residual).mean(axis=0)
+                    if blended > member_mae.min():
+                        share = (np.arange(len(names)) == int(np.argmin(member_mae))).astype(float)
+                    self.weights_[frozenset(names)] = dict(zip(names, map(float, share), strict=True))
                     continue
                 target_values = frame.loc[rows, target].to_numpy(float)
                 # sum-to-one as a heavily weighted extra equation (the usual NNLS equality trick)

@@ -21,6 +21,10 @@ def _scale(forecast: np.ndarray) -> np.ndarray:
 
 
 class ConformalIntervals:
+    # besides the absolute size bands, bands at these quantiles of the calibration forecasts: a brand's
+    # biggest series (errors grow about in proportion, not with the square root) get their own cells
+    QUANTILE_BANDS: tuple[float, ...] = ()
+
     def __init__(
         self,
         horizon_buckets: tuple[int, ...] = (7, 14, 30),
@@ -36,7 +40,9 @@ class ConformalIntervals:
             {
                 "hb": np.searchsorted(np.asarray(self.horizon_buckets), np.asarray(h), side="left"),
                 "ev": np.asarray(event).astype(bool).astype(int),
-                "sb": np.searchsorted(np.asarray(self.size_bands), np.asarray(forecast, float)),
+                "sb": np.searchsorted(
+                    np.asarray(getattr(self, "bands_", self.size_bands)), np.asarray(forecast, float)
+                ),
             }
         )
 
@@ -45,6 +51,8 @@ class ConformalIntervals:
     ) -> ConformalIntervals:
         forecast, actual = np.asarray(forecast, float), np.asarray(actual, float)
         ok = np.isfinite(forecast) & np.isfinite(actual)
+        extra = np.quantile(forecast[ok], self.QUANTILE_BANDS) if self.QUANTILE_BANDS and ok.any() else []
+        self.bands_ = tuple(sorted({*self.size_bands, *map(float, extra)}))
         z = (actual[ok] - forecast[ok]) / _scale(forecast[ok])
         keys = self._keys(forecast[ok], np.asarray(h)[ok], np.asarray(event)[ok])
         self.tables_: dict[tuple, dict[tuple, np.ndarray]] = {}

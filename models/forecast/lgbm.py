@@ -34,6 +34,7 @@ from daiyun.features.forecast_frame import (
 )
 
 CALENDAR_DAYS_AHEAD = 400
+MAX_LEAF_LOG_STEP = 0.5  # largest change of the log forecast one tree may make (see _booster_params)
 
 
 def series_base(frame: pd.DataFrame) -> np.ndarray:
@@ -45,14 +46,19 @@ def series_base(frame: pd.DataFrame) -> np.ndarray:
 
 
 def calendar_tables(
-    platforms: list[str], start: pd.Timestamp, end: pd.Timestamp, events: pd.DataFrame | None, freq: str
+    platforms: list[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    events: pd.DataFrame | None,
+    freq: str,
+    market: str = "CN",
 ) -> dict[str, pd.DataFrame]:
     """`daiyun.features.calendar.calendar_frame` per platform (platform-specific events), indexed by date."""
     from daiyun.features.calendar import calendar_frame
 
     tables = {}
     for platform in platforms:
-        table = calendar_frame(start, end, events=events, platform=platform, freq=freq)
+        table = calendar_frame(start, end, events=events, platform=platform, freq=freq, market=market)
         tables[platform] = table.set_index("date")
     return tables
 
@@ -81,6 +87,7 @@ class LGBMForecaster:
         offset: bool = True,
         num_threads: int = 1,
         seed: int = 0,
+        market: str = "CN",
     ) -> None:
         self.objective = objective
         self.tweedie_variance_power = tweedie_variance_power
@@ -99,6 +106,7 @@ class LGBMForecaster:
         self.offset = offset
         self.num_threads = num_threads
         self.seed = seed
+        self.market = market  # whose holidays the calendar features read (dataset.yaml `market:`)
 
     def get_params(self) -> dict:
         import inspect
@@ -120,6 +128,7 @@ class LGBMForecaster:
             panel.end + STEP[freq] * max(CALENDAR_DAYS_AHEAD // (7 if freq == "W" else 1), self.horizon),
             events,
             freq,
+            self.market,
         )
         return panel
 
@@ -151,6 +160,10 @@ class LGBMForecaster:
             "bagging_fraction": self.bagging_fraction,
             "bagging_freq": 1,
             "lambda_l2": self.lambda_l2,
+            # a log-link Newton step where sales dwarf a tiny offset (a sporadic wholesale order on a
+            # 0.02-a-day item) jumps the log forecast by tens in one tree (UCI: forecasts of 1e14):
+            # each tree may move a leaf by at most MAX_LEAF_LOG_STEP, big lifts take a few trees
+            "max_delta_step": MAX_LEAF_LOG_STEP / self.learning_rate,
             "max_bin": self.max_bin,
             "num_threads": self.num_threads,
             "seed": self.seed,
@@ -188,8 +201,9 @@ class LGBMForecaster:
         missing = [p for p in platforms if p not in self.calendar_]
         if until > current_end or missing:
             start = min(table.index.min() for table in self.calendar_.values())
+            market = getattr(self, "market", "CN")  # bundles pickled before markets existed are Chinese
             self.calendar_ = calendar_tables(
-                platforms, start, max(until, current_end), self.events_, self.freq_
+                platforms, start, max(until, current_end), self.events_, self.freq_, market
             )
 
     @property

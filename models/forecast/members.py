@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from daiyun.features.forecast_terms import PROMO_DISCOUNT
 from daiyun.models.forecast.baselines import BASELINES
 from daiyun.models.forecast.lgbm import LGBMForecaster
 
@@ -48,23 +49,28 @@ class ProphetTopSeries:
             asked = future.loc[mask, ["platform", "sku_id", "date", "discount", "on_promo"]].copy()
             asked["discount"] = asked["discount"].astype(float).fillna(0.0)
             asked["on_promo"] = (
-                asked["on_promo"].astype(float).fillna((asked["discount"] > 0.005).astype(float))
+                asked["on_promo"].astype(float).fillna((asked["discount"] > PROMO_DISCOUNT).astype(float))
             )
             values.loc[mask] = self.forecaster_.predict(asked)["prophet"].to_numpy(float)
         return future.assign(prophet=values.to_numpy())
 
 
 def make_member(
-    name: str, lgbm_params: dict | None = None, prophet_params: dict | None = None, prophet_top_n: int = 30
+    name: str,
+    lgbm_params: dict | None = None,
+    prophet_params: dict | None = None,
+    prophet_top_n: int = 30,
+    market: str = "CN",
 ) -> object:
+    """A member by name; `market` (the data directory's) picks the holidays its calendar reads."""
     if name == "lgbm":
-        return LGBMForecaster(**(lgbm_params or {}))
+        return LGBMForecaster(**{"market": market, **(lgbm_params or {})})
     if name == "lgbm_recursive":
         from daiyun.models.forecast.recursive import RecursiveLGBMForecaster
 
-        return RecursiveLGBMForecaster(**(lgbm_params or {}))
+        return RecursiveLGBMForecaster(**{"market": market, **(lgbm_params or {})})
     if name == "prophet":
-        return ProphetTopSeries(top_n=prophet_top_n, params=prophet_params)
+        return ProphetTopSeries(top_n=prophet_top_n, params={"market": market, **(prophet_params or {})})
     if name in BASELINES:
         return BASELINES[name]()
     raise ValueError(

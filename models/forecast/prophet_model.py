@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from daiyun.features.calendar import event_windows
+from daiyun.features.calendar import event_windows, public_holidays
 from daiyun.features.errors import NotFoundError, RequestError
 from daiyun.models.forecast.pooling import (
     POOL_KEYS,
@@ -61,6 +60,7 @@ def _quiet() -> None:
 
 _quiet()
 
+logger = logging.getLogger("daiyun.models")
 REGRESSORS = ("discount", "on_promo")
 HISTORY_COLUMNS = ["platform", "sku_id", "category", "date", "units", "in_stock", *REGRESSORS]
 FUTURE_COLUMNS = ["platform", "sku_id", "date", *REGRESSORS]
@@ -81,62 +81,6 @@ def _holiday_name(name: str, phase: str = "") -> str:
     return "".join(c if c.isalnum() else "_" for c in label.strip().lower()).strip("_") or "event"
 
 
-# holidays.China's labels -> chinese-calendar's enum names, so a holiday keeps one name across years
-_HOLIDAYS_LIB_NAMES = {
-    "new year's day": "new_years_day", "spring festival": "spring_festival",
-    "new year's eve": "spring_festival",
-    "tomb-sweeping": "tomb_sweeping_day", "labor day": "labour_day", "dragon boat": "dragon_boat_festival",
-    "mid-autumn": "mid_autumn_festival", "national day": "national_day",
-}
-
-
-@lru_cache(maxsize=16)
-def _holidays_lib_year(year: int) -> dict:
-    import holidays
-
-    return dict(holidays.China(years=year))
-
-
-def _official_day_off(day: pd.Timestamp) -> str | None:
-    """The official holiday's name of a day off (法定节假日), None on other days. chinese-calendar for the
-    years it publishes (it knows the make-up arrangements); holidays.China after that."""
-    import chinese_calendar
-
-    try:
-        is_holiday, name = chinese_calendar.get_holiday_detail(day.date())
-    except NotImplementedError:
-        label = _holidays_lib_year(day.year).get(day.date())
-        if label is None:
-            return None
-        label = label.lower()
-        return next((name for key, name in _HOLIDAYS_LIB_NAMES.items() if key in label), None)
-    if not (is_holiday and name):
-        return None
-    return chinese_calendar.Holiday(name).name
-
-
-def chinese_public_holidays(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Official days off as windows: name (cn_spring_festival, ...), start, end."""
-    return _public_holiday_windows(pd.Timestamp(start), pd.Timestamp(end)).copy()
-
-
-@lru_cache(maxsize=8)  # fit asks once per platform for the same range
-def _public_holiday_windows(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    rows = [
-        ("cn_" + name, day)
-        for day in pd.date_range(start, end, freq="D")
-        if (name := _official_day_off(day)) is not None
-    ]
-    if not rows:
-        return pd.DataFrame(columns=["name", "start", "end"])
-    days = pd.DataFrame(rows, columns=["name", "day"])
-    # consecutive days of one holiday form one window
-    new_window = days["name"].ne(days["name"].shift()) | days["day"].diff().ne(pd.Timedelta(days=1))
-    days["window"] = new_window.cumsum()
-    windows = days.groupby("window").agg(name=("name", "first"), start=("day", "min"), end=("day", "max"))
-    return windows.reset_index(drop=True)
-
-
 def prophet_holidays(
     start: pd.Timestamp,
     end: pd.Timestamp,
@@ -146,6 +90,7 @@ def prophet_holidays(
     anchor_weekday: int = 0,
     brand: str | None = None,
     effect: str = "day",
+    market: str = "CN",
 ) -> pd.DataFrame:
     """The Prophet `holidays` frame: ds, holiday, lower_window, upper_window.
 
@@ -158,10 +103,10 @@ def prophet_holidays(
     if effect not in ("phase", "day"):
         raise RequestError("effect", f"'{effect}' is not a holiday effect", "use 'phase' or 'day'")
     start, end = pd.Timestamp(start), pd.Timestamp(end)
-    windows = event_windows(start, end, events=events, brand=brand, platform=platform)
+    windows = event_windows(start, end, events=events, brand=brand, platform=platform, market=market)
     names = zip(windows["name"], windows["phase"].fillna(""), strict=True)
     windows = windows.assign(holiday=[_holiday_name(n, p) for n, p in names])[["holiday", "start", "end"]]
-    public = chinese_public_holidays(start, end).rename(columns={"name": "holiday"})
+    public = public_holidays(start, end, market).rename(columns={"name": "holiday"})
     windows = pd.concat([windows, public], ignore_index=True)
     windows["start"] = pd.to_datetime(windows["start"])
     windows["end"] = pd.to_datetime(windows["end"])
@@ -374,6 +319,7 @@ class ProphetForecaster:
         share_days: int = 90,
         unknown_series: str = "error",
         progress: bool = False,
+        market: str = "CN",
     ) -> None:
         self.intermittent_zero_share = intermittent_zero_share
         self.min_history_days = min_history_days
@@ -391,6 +337,7 @@ class ProphetForecaster:
         self.share_days = share_days
         self.unknown_series = unknown_series
         self.progress = progress
+        self.market = market  # the data directory's market: whose public holidays and festivals apply
 
     # ------------------------------------------------------------------------------------------ fit
     def fit(
@@ -439,7 +386,7 @@ class ProphetForecaster:
             platform: prophet_holidays(
                 self.history_start_, self.history_end_ + pd.Timedelta(days=HOLIDAY_HORIZON_DAYS),
                 events=events, platform=platform, freq=freq, anchor_weekday=self.anchor_weekday_, brand=brand,
-                effect=self.holiday_effect,
+                effect=self.holiday_effect, market=getattr(self, "market", "CN"),
             )
             for platform in sorted(history["platform"].unique())
         }
@@ -472,6 +419,13 @@ class ProphetForecaster:
         fitted = self._collect(runner(jobs), len(tasks))
         self.models_ = {key: model for (key, _, _), model in zip(tasks, fitted, strict=True)}
         self.fit_notes_ = {key: model.note for key, model in self.models_.items() if model.note}
+        # a series whose Prophet failed answers with its flat recent mean: said, never silent
+        notes = self.fit_notes_
+        self.failed_series_ = {key: note for key, note in notes.items() if note.startswith("prophet failed")}
+        if self.failed_series_:
+            first, why = next(iter(self.failed_series_.items()))
+            logger.warning("Prophet failed on %d of %d series, which forecast their flat recent mean "
+                           "(first: %s: %s)", len(self.failed_series_), len(self.models_), first, why)
         self._category = self.series_.set_index(SERIES_KEYS)["category"].to_dict()
         self._share = self.pool_shares_.set_index(SERIES_KEYS)["share"].to_dict()
         return self

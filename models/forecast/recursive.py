@@ -44,6 +44,7 @@ def _recent(panel: SeriesPanel) -> SeriesPanel:
         discount=panel.discount[:, cut:],
         on_promo=panel.on_promo[:, cut:],
         start=panel.start - cut,  # negative: started before the kept window (age stays true)
+        regular_inferred=panel.regular_inferred,
     )
 
 
@@ -122,4 +123,5 @@ def _append(
         discount=add(panel.discount, discount),
         on_promo=add(panel.on_promo, on_promo),
         start=panel.start,
+        regular_inferred=panel.regular_inferred,
     )

@@ -1,9 +1,15 @@
 """The selection bundle: what is registered in MLflow and served for one brand.
 
-It carries the fitted `SelectionModel` and a small snapshot of the brand's recent sales (the
-last ~18 months, float32: what the features look back over), its products, promotion plans and
-event calendar, so `score()` answers without the data directory. `with_history(dataset)`
-refreshes the snapshot with newer data without refitting.
+The push list is scored from the forecast: every SKU's expected revenue over the push period is
+the forecast's mean units x the planned price (p10/p90 from the forecast's quantiles; see
+forecast_score). The bundle carries the forecast bundle it was trained against (the brand's
+forecast champion then); the CLI and the service pass the *current* forecast champion instead, so
+the push list and `/forecast` always show the same number. A learned correction re-orders the list
+only where it beat forecast-only ranking in the brand's backtest (`correction` is None otherwise).
+
+It also keeps a small snapshot of the brand's recent sales (the last ~18 months, float32) for the
+drivers the reasons cite (recent trend, stock-outs, margin, event history) and for forecasting
+from an earlier as_of. `with_history(dataset)` refreshes the snapshot without refitting.
 """
 
 from __future__ import annotations
@@ -19,10 +25,15 @@ from daiyun.features.dataset import SALES_COLUMNS, Dataset
 from daiyun.features.errors import NotFoundError, RequestError
 from daiyun.features.selection_frame import periods, selection_frame
 from daiyun.models.answer_cache import AnswerCache
-from daiyun.models.selection.scorer import SelectionModel
+from daiyun.models.selection.correction import ForecastCorrection, forecast_rate_log
+from daiyun.models.selection.drivers import push_reasons
+from daiyun.models.selection.forecast_score import forecast_push_numbers
 
 SNAPSHOT_DAYS = 560  # 365-day windows + last year's horizon + the 8 weeks before last year's event
-OUTPUT_COLUMNS = ["platform", "sku_id", "rank", "score", "expected_revenue", "new_sku", "reasons"]
+OUTPUT_COLUMNS = ["platform", "sku_id", "rank", "score", "expected_revenue", "revenue_p10", "revenue_p90",
+                  "expected_units", "planned_price", "new_sku", "reasons"]
+SCOPES = ("platform", "brand")
+MONEY_COLUMNS = ("expected_revenue", "revenue_p10", "revenue_p90", "planned_price")
 
 
 def snapshot(dataset: Dataset, brand: str, days: int = SNAPSHOT_DAYS) -> Dataset:
@@ -47,31 +58,35 @@ def snapshot(dataset: Dataset, brand: str, days: int = SNAPSHOT_DAYS) -> Dataset
 
 
 class SelectionBundle:
-    """Ranks one brand's SKUs for a coming period, with expected revenue and three reasons each."""
+    """Ranks one brand's SKUs for a push period by the forecast's expected revenue, with reasons."""
 
     family = "selection"
 
     def __init__(
         self,
         brand: str,
-        model: SelectionModel,
+        forecast,
+        correction: ForecastCorrection | None,
         history: Dataset,
         event_windows: pd.DataFrame | None,
         horizon_days: int,
         target: str = "revenue",
         metrics: dict | None = None,
+        decision: str = "",
     ) -> None:
         self.brand = brand
-        self.model = model
+        self.forecast = forecast
+        self.correction = correction
         self.history = history
         self.event_windows = event_windows
         self.horizon_days = horizon_days
         self.target = target
         self.metrics = dict(metrics or {})
+        self.decision = decision
         self.model_version: str | None = None
         self._feature_cache = AnswerCache()
 
-    # the cache is per process: a pickle (MLflow, a copy) carries the model, never the cache
+    # the cache is per process: a pickle (MLflow, a copy) carries the models, never the cache
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_feature_cache", None)
@@ -82,7 +97,7 @@ class SelectionBundle:
         self._feature_cache = AnswerCache()
 
     def _cache(self) -> AnswerCache:
-        cache = getattr(self, "_feature_cache", None)  # bundles built before the cache existed
+        cache = getattr(self, "_feature_cache", None)
         if cache is None:
             cache = self._feature_cache = AnswerCache()
         return cache
@@ -93,7 +108,13 @@ class SelectionBundle:
 
     @property
     def data_end(self) -> pd.Timestamp:
-        return self.history.end_date
+        return self._history_span()[1]
+
+    def _history_span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First and last date of the history (kept: every request's checks and cache keys read them)."""
+        sales = self.history.sales
+        return self._cache().get(("span", id(sales), len(sales)),
+                                 lambda: (sales["date"].min(), sales["date"].max()))
 
     def skus(self) -> pd.DataFrame:
         """platform, sku_id, category of every series the bundle can score (kept: every request checks it)."""
@@ -106,24 +127,80 @@ class SelectionBundle:
         return self._cache().get(("skus", self.data_end, len(self.history.sales)), build).copy(deep=False)
 
     def with_history(self, dataset: Dataset) -> SelectionBundle:
-        """The same fitted model over the brand's history in `dataset` (newer data, no refit)."""
+        """The same bundle over the brand's history in `dataset` (newer data, no refit)."""
         refreshed = copy.copy(self)
         refreshed.history = snapshot(dataset, self.brand)
         refreshed._feature_cache = AnswerCache()  # features of the old history must not answer
         return refreshed
 
     def features(self, as_of, horizon_days: int) -> pd.DataFrame:
-        """Every SKU's features at `as_of` for the horizon (all platforms).
-
-        They depend only on (as_of, horizon) and are most of a request's time, so the last few are
-        kept; each call gets its own shallow copy (copy-on-write: a caller's edits never reach the cache).
-        """
+        """Every SKU's selection features at `as_of` for the horizon (read by the reasons and correction)."""
         as_of = pd.Timestamp(as_of)
         key = ("features", as_of, int(horizon_days), self.target, self.data_end, len(self.history.sales))
         frame = self._cache().get(key, lambda: selection_frame(
             self.history, [as_of], horizon_days, target=self.target, event_windows=self.event_windows,
         ))
         return frame.copy(deep=False)
+
+    def forecast_at(self, as_of: pd.Timestamp, forecast=None):
+        """The forecast made with data up to `as_of`: the given (or carried) one, refreshed when it
+        has seen later data (its trees stay; its history is cut at as_of, so no label leaks in)."""
+        forecast = forecast if forecast is not None else self.forecast
+        if forecast is None:
+            raise RequestError("forecast", f"brand '{self.brand}' has no forecast to score from",
+                               "train the forecast first: daiyun train forecast --data DIR")
+        origin = pd.Timestamp(forecast.origin)
+        if as_of >= origin:
+            return forecast
+
+        def refresh():
+            cut = self.history.sales.loc[self.history.sales["date"] <= as_of]
+            return forecast.with_history(replace(self.history, sales=cut.reset_index(drop=True)))
+
+        return self._cache().get(("forecast_at", id(forecast), as_of), refresh)
+
+    def push_numbers(self, as_of: pd.Timestamp, horizon_days: int, forecast=None) -> pd.DataFrame:
+        """Every SKU's push-list row for the period, best first, with its rank on its platform and in
+        the brand (cached: requests differ only in the filters applied after it)."""
+        forecast = self.forecast_at(as_of, forecast)
+        key = ("push", as_of, int(horizon_days), id(forecast), str(getattr(forecast, "model_version", "")),
+               self.data_end, len(self.history.sales))
+
+        def build() -> pd.DataFrame:
+            # features built here, not through features(): one cache entry per (as_of, horizon)
+            frame = selection_frame(self.history, [as_of], horizon_days, target=self.target,
+                                    event_windows=self.event_windows)
+            regular = frame[["platform", "sku_id", "list_price"]].astype({"platform": str, "sku_id": str})
+            regular = regular.rename(columns={"list_price": "regular_price"})
+            numbers = forecast_push_numbers(forecast, as_of, horizon_days, regular)
+            joined = frame.merge(numbers.drop(columns="regular_price"), on=["platform", "sku_id"], how="left")
+            # a SKU the forecast does not know (listed after its history) is expected to sell nothing yet
+            for column in ("expected_units", "expected_revenue", "revenue_p10", "revenue_p90", "promo_days"):
+                joined[column] = joined[column].fillna(0.0)
+            joined["planned_price"] = joined["planned_price"].fillna(joined["list_price"])
+            joined["regular_price"] = joined["list_price"]
+            joined["periods"] = joined["periods"].fillna(joined["horizon_periods"])
+            joined["cold_start"] = joined["cold_start"].astype("boolean").fillna(False).astype(bool)
+            joined["forecast_revenue"] = joined["expected_revenue"]
+            joined["correction"] = self.correction.correction(joined) if self.correction is not None else 0.0
+            joined["score"] = forecast_rate_log(joined) + joined["correction"].to_numpy(float)
+            # reasons compare a SKU with its whole platform, so they are made once for every SKU
+            ranked = pd.DataFrame({
+                # plain Python strings: answers are turned into records row by row, and Arrow-backed
+                # strings cost ~5x more there
+                "platform": pd.Series(joined["platform"].astype(str).tolist(), dtype=object),
+                "sku_id": pd.Series(joined["sku_id"].astype(str).tolist(), dtype=object),
+                "score": joined["score"].to_numpy(float),
+                **{c: joined[c].to_numpy(float).round(2) for c in MONEY_COLUMNS},
+                "expected_units": joined["expected_units"].to_numpy(float).round(3),
+                "new_sku": joined["new_sku"].to_numpy(bool) | joined["cold_start"].to_numpy(bool),
+                "reasons": push_reasons(joined, horizon_days, self.freq),
+            }).sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+            ranked["brand_rank"] = np.arange(1, len(ranked) + 1)
+            ranked["platform_rank"] = ranked.groupby("platform").cumcount().to_numpy() + 1
+            return ranked
+
+        return self._cache().get(key, build)
 
     def score(
         self,
@@ -132,9 +209,16 @@ class SelectionBundle:
         sku_ids: list[str] | None = None,
         platform: str | None = None,
         top_k: int | None = None,
+        scope: str = "platform",
+        forecast=None,
     ) -> pd.DataFrame:
-        """Ranked SKUs per platform (rank restarts at 1 on each platform), best first."""
+        """The push list, best first: ranks restart per platform (scope "platform") or run across
+        the brand's platforms (scope "brand"). `forecast`: the forecast bundle to score from
+        (default: the one carried since training)."""
         as_of = self._check(as_of, horizon_days, top_k)
+        if scope not in SCOPES:
+            raise RequestError("scope", f"unknown scope '{scope}'",
+                               "use platform (ranks per platform) or brand (one list across platforms)")
         known = self.skus()
         if platform is not None and platform not in set(known["platform"]):
             raise NotFoundError("platform", platform, sorted(known["platform"].unique()))
@@ -142,27 +226,22 @@ class SelectionBundle:
             missing = sorted(set(sku_ids) - set(known["sku_id"]))
             if missing:
                 raise NotFoundError("sku_id", missing[0], sorted(known["sku_id"].unique()))
-        frame = self.features(as_of, horizon_days)
+        ranked = self.push_numbers(as_of, horizon_days, forecast)  # best first
+        keep = np.ones(len(ranked), bool)
         if platform is not None:
-            frame = frame.loc[frame["platform"].eq(platform)]
-        if frame.empty:
+            keep &= ranked["platform"].to_numpy() == platform
+        if not keep.any():
             raise RequestError("as_of", f"no SKU of brand '{self.brand}' was on sale by {as_of.date()}",
                                "pick a later as_of")
-        frame = frame.reset_index(drop=True)
-        scored = self.model.predict(frame)
-        scored.insert(0, "sku_id", frame["sku_id"])
-        scored.insert(0, "platform", frame["platform"])
-        # rank against every SKU of the platform, then keep the ones asked for
-        scored = scored.sort_values(["platform", "score"], ascending=[True, False], kind="stable")
-        scored["rank"] = scored.groupby("platform").cumcount() + 1
+        rank = ranked["platform_rank" if scope == "platform" else "brand_rank"].to_numpy()
         if sku_ids:
-            scored = scored.loc[scored["sku_id"].isin(sku_ids)]
+            keep &= ranked["sku_id"].isin(sku_ids).to_numpy()
         if top_k is not None:
-            scored = scored.loc[scored["rank"] <= top_k]
-        reasons = self.model.reasons(frame.loc[scored.index], horizon_days, self.freq)
-        scored["reasons"] = reasons
-        scored["expected_revenue"] = scored["expected_revenue"].round(2)
-        return scored[OUTPUT_COLUMNS].reset_index(drop=True)
+            keep &= rank <= top_k
+        out = ranked.loc[keep].assign(rank=rank[keep])
+        if scope == "platform":  # platform by platform, each best first
+            out = out.sort_values("platform", kind="stable")
+        return out[OUTPUT_COLUMNS].reset_index(drop=True)
 
     def _check(self, as_of, horizon_days, top_k) -> pd.Timestamp:
         try:
@@ -177,9 +256,10 @@ class SelectionBundle:
                 "as_of", f"{as_of.date()} is after the last date of the data ({last_day.date()})",
                 "pass newer data (--data) or an earlier as_of",
             )
-        if as_of < self.history.start_date:
+        first_day = self._history_span()[0]
+        if as_of < first_day:
             raise RequestError(
-                "as_of", f"{as_of.date()} is before this model's history ({self.history.start_date.date()})",
+                "as_of", f"{as_of.date()} is before this model's history ({first_day.date()})",
                 "pass --data with that history, or a later as_of",
             )
         if not isinstance(horizon_days, (int, np.integer)) or not 1 <= horizon_days <= 366:
@@ -195,7 +275,8 @@ class SelectionBundle:
         return periods(horizon_days, self.freq)
 
     def predict_frame(self, requests: pd.DataFrame) -> pd.DataFrame:
-        """pyfunc entry: one request per row (as_of, horizon_days, optional platform, top_k, sku_ids)."""
+        """pyfunc entry: one request per row (as_of, horizon_days; optional platform, top_k, sku_ids,
+        scope)."""
         answers = []
         for number, request in enumerate(requests.to_dict("records")):
             sku_ids = request.get("sku_ids")
@@ -207,6 +288,7 @@ class SelectionBundle:
                 sku_ids=list(sku_ids) if sku_ids is not None and len(sku_ids) else None,
                 platform=request.get("platform") or None,
                 top_k=None if top_k is None or pd.isna(top_k) else int(top_k),
+                scope=request.get("scope") or "platform",
             )
             answer["reasons"] = answer["reasons"].map(json.dumps)
             answer.insert(0, "request", number)

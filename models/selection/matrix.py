@@ -1,19 +1,10 @@
-"""The model matrix: selection-frame columns as LightGBM sees them, with categories fixed at fit time."""
+"""The model matrix: selection-frame columns as the correction's LightGBM sees them (categories fixed)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from daiyun.features.selection_frame import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-
-
-def default_features(frame: pd.DataFrame, extra: list[str] | None = None) -> list[str]:
-    """The numeric and categorical feature columns present in `frame` (extra ones when they carry data)."""
-    names = [c for c in NUMERIC_FEATURES + CATEGORICAL_FEATURES if c in frame.columns]
-    for column in extra or []:
-        if column in frame.columns and frame[column].notna().any():
-            names.append(column)
-    return names
+from daiyun.features.selection_frame import CATEGORICAL_FEATURES
 
 
 def learn_categories(frame: pd.DataFrame, features: list[str]) -> dict[str, list[str]]:

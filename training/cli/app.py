@@ -1,54 +1,21 @@
 """The `daiyun` command line. Each command is a thin edge over functions in features/ and training/.
 
+The typer app and what the commands share live in `common.py`; the family commands register
+themselves on it in their own modules (one each, so they evolve independently), imported below.
 Commands import their heavy dependencies lazily so `daiyun --help` answers at once.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-app = typer.Typer(
-    help="daiyun: promotion sales forecasts, ad budget recommendations and product selection.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-console = Console(stderr=True)
-out = Console()
+from daiyun.training.cli.common import DaskScheduler, DataDir, app, console, out, user_errors
 
-
-def user_errors(command: Callable) -> Callable:
-    """Bad input ends in one clear sentence and exit code 1, never a traceback."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):  # noqa: ANN202
-        from daiyun.features.errors import ContractError, RequestError
-
-        try:
-            return command(*args, **kwargs)
-        except (ContractError, RequestError, LookupError, FileNotFoundError) as error:
-            # soft_wrap keeps the offending-rows table intact on narrow terminals
-            message = str(error.args[0]) if isinstance(error, LookupError) and error.args else str(error)
-            console.print("[bold red]error:[/]", message, highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
-
-    return wrapper
-
-
-DataDir = Annotated[Path, typer.Option("--data", help="data directory (DATA_CONTRACT.md)")]
-DaskScheduler = Annotated[
-    str | None,
-    typer.Option(
-        "--dask", help="Dask scheduler address (tcp://host:8786, or local:N); default $DAIYUN_DASK_SCHEDULER"
-    ),
-]
+__all__ = ["app", "console", "out", "main"]
 
 
 @app.command()
@@ -89,19 +56,15 @@ def train(
     """Build features, fit, backtest, log to MLflow, register; promote only if it beats the champion."""
     from daiyun.features.load import load
     from daiyun.training.cluster.executor import executor_from
+    from daiyun.training.families import chosen
+    from daiyun.training.tracking import watch_runs
 
-    families = ["forecast", "budget", "selection"] if family == "all" else [family]
-    unknown = [f for f in families if f not in ("forecast", "budget", "selection")]
-    if unknown:
-        from daiyun.features.errors import RequestError
-
-        raise RequestError(
-            "family", f"unknown family '{unknown[0]}'", "use forecast, budget, selection or all"
-        )
+    families = chosen(family)
     dataset = load(data, brands=brand or None)
+    watch_runs()  # before any worker starts, so workers of a SIGKILLed run are found and stopped later
     with executor_from(dask) as executor:  # no --dask and no env: this process, as before
-        for name in families:
-            trainer = _trainer(name)
+        for trained in families:
+            name = trained.name
             if name == "budget" and dataset.ads.empty:
                 console.print("[yellow]no ads table: skipping budget models[/]")
                 continue
@@ -111,38 +74,20 @@ def train(
                 console.print(f"[dim]{name}: {executor.describe()}[/]")
                 results = train_on_cluster(executor, dataset, name, brand or dataset.brands, tune, promote)
             else:
-                results = trainer(dataset, brands=brand or dataset.brands, tune=tune, promote=promote)
+                results = trained.train_family(dataset, brands=brand or dataset.brands, tune=tune,
+                                               promote=promote)
             for result in results:
                 out.print(result)
 
 
-def _trainer(family: str) -> Callable:
-    if family == "forecast":
-        from daiyun.training.trainers.forecast import train_family
-    elif family == "budget":
-        from daiyun.training.trainers.budget import train_family
-    else:
-        from daiyun.training.trainers.selection import train_family
-    return train_family
+# The family commands register themselves on `app` when imported; after the general commands
+# above, so `daiyun --help` lists sample, validate and train first.
+from daiyun.training.cli import budget, forecast, report, selection, serve  # noqa: E402, F401
 
 
 def main() -> None:  # pragma: no cover
     app()
 
-
-# Family commands register themselves on `app` (one module each, so they evolve independently).
-_FAMILY_COMMANDS = (
-    "daiyun.training.cli.forecast",
-    "daiyun.training.cli.budget",
-    "daiyun.training.cli.selection",
-    "daiyun.training.cli.serve",
-)
-for _module in _FAMILY_COMMANDS:
-    try:
-        __import__(_module)
-    except ModuleNotFoundError as _missing:
-        if _missing.name != _module:
-            raise
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

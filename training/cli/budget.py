@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from daiyun.training.cli.app import DataDir, app, console, out, user_errors
+from daiyun.training.cli.common import DataDir, app, console, out, user_errors
 from daiyun.training.cli.output import write_answer
 
 
@@ -67,27 +67,27 @@ def recommend_budget(
     model: Annotated[
         str | None, typer.Option("--model", help="MLflow model URI instead of the champion")
     ] = None,
+    max_shift: Annotated[
+        float | None,
+        typer.Option("--max-shift", help="each channel within current spend x (1 -/+ this); default 3"),
+    ] = None,
+    breakeven_roi: Annotated[
+        float | None,
+        typer.Option(
+            "--breakeven-roi",
+            help="revenue a yuan of ads must bring back; default 1 / gross margin (unit costs known), else 1",
+        ),
+    ] = None,
 ) -> None:
     """Split a budget across the brand's ad channels from --start to --end (champion curves)."""
     from daiyun.features.load import load
-    from daiyun.training.registry import load_bundle, load_champion
+    from daiyun.models.registry import champion_or_model
 
     rules = read_constraints(constraints) if constraints else None
     with console.status(f"loading {brand}'s data and budget model"):
         dataset = load(data, brands=[brand])
         dataset.for_brand(brand)  # NotFoundError for a brand the data does not have
-        if model:
-            bundle, version = load_bundle(model), model
-        else:
-            bundle, info = load_champion("budget", brand)
-            version = f"{info.name}/{info.version}"
-            bundle.model_version, bundle.model_name = info.version, info.name
-        if bundle.brand != brand:
-            from daiyun.features.errors import RequestError
-
-            raise RequestError(
-                "--model", f"model is for brand '{bundle.brand}', not '{brand}'", "use that brand's model"
-            )
+        bundle, version = champion_or_model("budget", brand, model)
         bundle = bundle.with_history(dataset)
     answer = bundle.recommend(
         start,
@@ -96,6 +96,8 @@ def recommend_budget(
         objective="target_roi" if target_roi is not None else "max_revenue",
         target_roi=target_roi,
         channels=rules,
+        max_shift=max_shift,
+        breakeven_roi=breakeven_roi,
     )
     write_answer(answer, out_file)
     totals = answer["totals"]
@@ -105,3 +107,8 @@ def recommend_budget(
         f"{totals['roi']}, uplift vs current mix {answer['uplift']['ratio']}; model {version}; "
         f"wrote {out_file}"
     )
+    for note in answer["notes"]:
+        if note.startswith(("the budget is past break-even", "the fit trades", "kept the current mix")) or (
+            "always bought" in note
+        ):
+            out.print(f"note: {note}")

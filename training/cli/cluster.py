@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from daiyun.features.forecast_terms import DEFAULT_QUANTILES
+
 
 def backtests(executor: object, dataset: object, brands: list[str], config: object) -> dict[str, object]:
     """brand -> future of `run_backtest(dataset.for_brand(brand), brand, config)` (one task per brand)."""
@@ -23,7 +25,7 @@ def _forecast_chunk(bundle: object, start: str, end: str, promotions: pd.DataFra
 
 
 def forecast(executor: object, bundle: object, start: str, end: str, promotions: pd.DataFrame | None = None,
-             quantiles: tuple = (0.1, 0.5, 0.9), level: str = "sku", chunks_per_worker: int = 2
+             quantiles: tuple = DEFAULT_QUANTILES, level: str = "sku", chunks_per_worker: int = 2
              ) -> pd.DataFrame:
     """`bundle.forecast(...)`; at SKU level on a cluster, chunks of SKUs go to the workers.
 

@@ -8,38 +8,21 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from daiyun.training.cli.app import DaskScheduler, DataDir, app, console, out, user_errors
+from daiyun.features.forecast_terms import DEFAULT_QUANTILES
+from daiyun.training.cli.common import DaskScheduler, DataDir, app, console, out, user_errors
 from daiyun.training.cli.output import write_answer
+
+DEFAULT_QUANTILE_TEXT = ",".join(f"{q:g}" for q in DEFAULT_QUANTILES)  # "0.1,0.5,0.9"
 
 
 def read_promotion_plan(path: Path, brand: str) -> pd.DataFrame:
-    """A planner's promotions file (contract columns; `brand` may be left out), validated."""
-    from daiyun.features.contract import PROMOTIONS, check_table
-    from daiyun.features.errors import ContractError
+    """A planner's promotions file (.csv/.parquet/.xlsx; `brand` may be left out), validated; rows of
+    other brands are left out with a note (see daiyun.training.cli.output.read_plan)."""
+    from daiyun.training.cli.output import read_plan
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"promotions file '{path}' does not exist")
-    if path.suffix.lower() == ".parquet":
-        raw = pd.read_parquet(path)
-    elif path.suffix.lower() == ".csv":
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    else:
-        raise ContractError(
-            path.name, None, "a promotions file must be .csv or .parquet", "save it as CSV (UTF-8)"
-        )
-    if "brand" not in raw.columns:
-        raw = raw.assign(brand=brand)
-    plan = check_table(raw, PROMOTIONS, path.name)
-    other = plan.loc[plan["brand"].astype(str) != brand]
-    if len(other):
-        raise ContractError(
-            path.name,
-            "brand",
-            f"rows for another brand than '{brand}'",
-            f"keep only {brand}'s rows (or leave the brand column out)",
-            other.head(5),
-        )
+    plan, note = read_plan(path, brand)
+    if note:
+        console.print(f"[yellow]{note}[/]")
     return plan
 
 
@@ -152,7 +135,7 @@ def forecast(
     brand: Annotated[str, typer.Option(help="the brand to forecast")],
     start: Annotated[str, typer.Option(help="first date, YYYY-MM-DD")],
     end: Annotated[str, typer.Option(help="last date, YYYY-MM-DD")],
-    out_file: Annotated[Path, typer.Option("--out", help="where to write the rows (.csv or .parquet)")],
+    out_file: Annotated[Path, typer.Option("--out", help="the rows (.csv, .parquet or .xlsx)")],
     promotions: Annotated[
         Path | None,
         typer.Option(
@@ -160,7 +143,9 @@ def forecast(
             "of the SKUs it names"
         ),
     ] = None,
-    quantiles: Annotated[str, typer.Option(help="comma-separated quantiles in (0, 1)")] = "0.1,0.5,0.9",
+    quantiles: Annotated[
+        str, typer.Option(help="comma-separated quantiles in (0, 1)")
+    ] = DEFAULT_QUANTILE_TEXT,
     level: Annotated[str, typer.Option(help="sku | category | platform | brand")] = "sku",
     model: Annotated[
         str | None, typer.Option("--model", help="MLflow model URI instead of the champion")
@@ -168,27 +153,24 @@ def forecast(
     dask: DaskScheduler = None,
 ) -> None:
     """Per platform, SKU and date: mean and quantiles, from the brand's champion and DIR's history."""
+    from daiyun.features.forecast_terms import check_quantiles
     from daiyun.features.load import load
-    from daiyun.models.forecast.bundle import parse_date, parse_quantiles
+    from daiyun.models.forecast.bundle import parse_date
+    from daiyun.models.registry import champion_or_model
     from daiyun.training.cli import cluster as cluster_commands
     from daiyun.training.cluster.executor import executor_from
-    from daiyun.training.registry import load_bundle, load_champion
 
     parse_date(start, "--start")
     parse_date(end, "--end")
-    qs = parse_quantiles(quantiles)
+    qs = check_quantiles(quantiles)
     suffix = Path(out_file).suffix.lower()
-    if suffix not in (".csv", ".parquet"):
+    if suffix not in (".csv", ".parquet", ".xlsx"):
         from daiyun.features.errors import RequestError
 
-        raise RequestError("--out", f"'{out_file}' must end in .csv or .parquet", "e.g. --out forecast.csv")
+        raise RequestError("--out", f"'{out_file}' must end in .csv, .parquet or .xlsx", "e.g. --out f.csv")
     dataset = load(data, brands=[brand])
     plan = read_promotion_plan(promotions, brand) if promotions is not None else None
-    if model:
-        bundle, version = load_bundle(model), model
-    else:
-        bundle, info = load_champion("forecast", brand)
-        version = f"{info.name} v{info.version} (champion)"
+    bundle, version = champion_or_model("forecast", brand, model)
     bundle = bundle.with_history(dataset)
     with executor_from(dask) as executor:  # on a cluster: chunks of SKUs on the workers
         rows = cluster_commands.forecast(

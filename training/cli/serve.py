@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from daiyun.training.cli.app import app, console, out, user_errors
-from daiyun.training.tracking import tracking_uri
+from daiyun.models.registry import tracking_uri
+from daiyun.training.cli.common import app, console, out, user_errors
 
 SERVICE = "daiyun.serving.service:Daiyun"
 

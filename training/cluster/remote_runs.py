@@ -1,21 +1,23 @@
 """Per-brand training on Dask workers with one MLflow writer: workers compute, the client logs.
 
 A SQLite tracking store must not be written by many processes (and a worker on another machine
-cannot reach the file at all). So a worker runs the family's unchanged `train_family` for ONE brand
-against a private MLflow store in its temp dir (emptied after each task), with `log_bundle` and
-`register_and_gate` captured instead of executed. It hands back everything the run produced:
-params, metric histories, tags, status, artifacts as bytes (plots, backtest tables), nested runs
-(Optuna trials), the fitted bundle and the gate's arguments. The client process then *replays*
-each brand into the real store: the same runs, then `log_bundle` and `register_and_gate` for real,
-one brand at a time. Exactly one writer, so no lost or duplicated runs; a task Dask retries after a
-worker died is replayed once, because only its final result reaches the client.
+cannot reach the file at all). So a worker runs the family's own `train_family` for ONE brand
+against a private MLflow store in its temp dir (emptied after each task), handing it a
+`RecordingRegistry` whose `log_bundle` and `register_and_gate` record instead of execute. It hands
+back everything the run produced: params, metric histories, tags, status, artifacts as bytes
+(plots, backtest tables), nested runs (Optuna trials), the fitted bundle and the gate's arguments.
+The client process then *replays* each brand into the real store: the same runs, then
+`log_bundle` and `register_and_gate` for real, one brand at a time. Exactly one writer, so no lost
+or duplicated runs; a task Dask retries after a worker died is replayed once, because only its
+final result reaches the client.
 
-The family modules stay as they are; their printed line carries placeholders for the version and
-the champion decision, which the replay fills in with the real ones.
+The trainers' printed line carries placeholders for the version and the champion decision, which
+the replay fills in with the real ones.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -29,11 +31,18 @@ from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+from daiyun.models.registry import load_champion, quiet, tracking_uri
+from daiyun.training import families
+from daiyun.training.registry import GateDecision, log_bundle, register_and_gate
+from daiyun.training.tracking import artifact_root, use_experiment
+from daiyun.training.trainers.brands import failure_line
+
 VERSION_TOKEN = "\u27e8version\u27e9"
 REASON_TOKEN = "\u27e8decided when the client logs the run\u27e9"
 CAPTURED_URI = "daiyun-captured:"
 # one brand at a time per worker process: the private store is chosen through process-wide state
 _WORKER_LOCK = threading.Lock()
+logger = logging.getLogger("daiyun.training")
 
 
 @dataclass
@@ -83,28 +92,22 @@ class BrandResult:
 def train_brand_task(family: str, brand_data: object, brand: str, tune: int = 0, promote: bool = True,
                      shared_uri: str | None = None, shared_artifact_root: str | None = None,
                      options: dict | None = None) -> BrandResult:
-    """Run `train_<family>.train_family(brand_data, brands=[brand], ...)` on this worker; see module doc."""
+    """Run the family's `train_family(brand_data, brands=[brand], ...)` on this worker; see module doc."""
     from daiyun.training.cluster.executor import joblib_sequential
 
     started, cpu_started = time.perf_counter(), cpu_seconds()
-    with _WORKER_LOCK, _private_store() as private_uri, _captured_registry(shared_uri, shared_artifact_root,
-                                                                            private_uri) as captured:
+    with _WORKER_LOCK, _private_store() as private_uri:
+        captured = RecordingRegistry(shared_uri, shared_artifact_root, private_uri)
         with joblib_sequential():
-            lines = list(family_trainer(family)(brand_data, brands=[brand], tune=tune, promote=promote,
-                                          **(options or {})))
+            train_family = families.family(family).train_family
+            lines = list(train_family(brand_data, brands=[brand], tune=tune, promote=promote,
+                                      registry=captured, **(options or {})))
         runs = export_runs(private_uri)
     return BrandResult(
-        family=family, brand=brand, lines=lines, runs=runs, bundles=captured["bundles"],
-        gates=captured["gates"], seconds=time.perf_counter() - started, worker=_worker_name(),
+        family=family, brand=brand, lines=lines, runs=runs, bundles=captured.bundles,
+        gates=captured.gates, seconds=time.perf_counter() - started, worker=_worker_name(),
         peak_rss_mb=peak_rss_mb(), cpu_seconds=cpu_seconds() - cpu_started,
     )
-
-
-def family_trainer(family: str) -> Callable:
-    """`training.train_<family>.train_family`, imported without the CLI (a worker needs no typer)."""
-    import importlib
-
-    return importlib.import_module(f"daiyun.training.trainers.{family}").train_family
 
 
 def _worker_name() -> str:
@@ -176,8 +179,6 @@ def _private_store() -> Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        from daiyun.training.tracking import tracking_uri
-
         mlflow.set_tracking_uri(tracking_uri())
 
 
@@ -194,49 +195,40 @@ def _forget_runs(uri: str) -> None:
             shutil.rmtree(url2pathname(urlparse(run.info.artifact_uri).path), ignore_errors=True)
 
 
-@contextmanager
-def _captured_registry(shared_uri: str | None, shared_artifact_root: str | None,
-                       private_uri: str) -> Iterator[dict]:
-    """log_bundle/register_and_gate recorded, not executed; champion reads go to the shared store."""
-    import daiyun.training.registry as registry
-    from daiyun.training.registry import GateDecision
+class RecordingRegistry:
+    """The registry a worker's trainer writes to: `log_bundle` and `register_and_gate` are recorded
+    for the client to replay, not executed; champion reads go to the shared store."""
 
-    captured: dict = {"bundles": {}, "gates": []}
-    names = ("log_bundle", "register_and_gate", "load_champion")
-    originals = {name: getattr(registry, name) for name in names}
+    def __init__(self, shared_uri: str | None, shared_artifact_root: str | None, private_uri: str) -> None:
+        self.shared_uri, self.private_uri = shared_uri, private_uri
+        self.shared_artifact_root = shared_artifact_root
+        self.bundles: dict[str, Any] = {}
+        self.gates: list[GateCall] = []
 
-    def log_bundle(bundle: Any, name: str = "model") -> str:
-        uri = f"{CAPTURED_URI}{len(captured['bundles'])}"
-        captured["bundles"][uri] = bundle
+    def log_bundle(self, bundle: Any, name: str = "model") -> str:
+        uri = f"{CAPTURED_URI}{len(self.bundles)}"
+        self.bundles[uri] = bundle
         return uri
 
-    def register_and_gate(family: str, brand: str, model_uri: str, run_id: str, score: float, metric: str,
-                          backtest_key: str, **kwargs: Any) -> GateDecision:
-        captured["gates"].append(GateCall(family, brand, model_uri, run_id,
-                                          {"score": score, "metric": metric, "backtest_key": backtest_key,
-                                           **kwargs}))
+    def register_and_gate(self, family: str, brand: str, model_uri: str, run_id: str, score: float,
+                          metric: str, backtest_key: str, **kwargs: Any) -> GateDecision:
+        arguments = {"score": score, "metric": metric, "backtest_key": backtest_key, **kwargs}
+        self.gates.append(GateCall(family, brand, model_uri, run_id, arguments))
         return GateDecision(promoted=False, version=VERSION_TOKEN, reason=REASON_TOKEN,
                             challenger_score=score, champion_score=None, champion_version=None)
 
-    def load_champion(family: str, brand: str) -> tuple:
+    def load_champion(self, family: str, brand: str) -> tuple[Any, Any]:
         # read-only, so safe beside the single writer; a store this worker cannot reach has no champion
-        if not _reachable(shared_uri):
+        if not _reachable(self.shared_uri):
             raise LookupError(f"brand '{brand}' has no {family} champion reachable from this worker")
-        with _environment({"MLFLOW_TRACKING_URI": shared_uri, "DAIYUN_ARTIFACT_ROOT": shared_artifact_root}):
+        with _environment({"MLFLOW_TRACKING_URI": self.shared_uri,
+                           "DAIYUN_ARTIFACT_ROOT": self.shared_artifact_root}):
             try:
-                return originals["load_champion"](family, brand)
+                return load_champion(family, brand)
             finally:
                 import mlflow
 
-                mlflow.set_tracking_uri(private_uri)
-
-    registry.log_bundle, registry.register_and_gate, registry.load_champion = (
-        log_bundle, register_and_gate, load_champion)
-    try:
-        yield captured
-    finally:
-        for name, function in originals.items():
-            setattr(registry, name, function)
+                mlflow.set_tracking_uri(self.private_uri)
 
 
 def _reachable(uri: str | None) -> bool:
@@ -303,9 +295,6 @@ def replay(result: BrandResult, promote: bool = True) -> list[str]:
     import mlflow
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
-
-    from daiyun.training.registry import log_bundle, register_and_gate
-    from daiyun.training.tracking import quiet, tracking_uri, use_experiment
 
     quiet()
     mlflow.set_tracking_uri(tracking_uri())
@@ -380,8 +369,6 @@ def train_on_cluster(executor: object, dataset: object, family: str, brands: lis
     (a distributed LightGBM waits for every worker). Every other brand is one task on a worker,
     replayed into MLflow as it completes.
     """
-    from daiyun.training.tracking import artifact_root, tracking_uri
-
     if large_brand_rows is None:
         large_brand_rows = int(os.environ.get(ENV_LARGE_BRAND_ROWS, DEFAULT_LARGE_BRAND_ROWS))
     rows = dataset.sales["brand"].value_counts()
@@ -390,9 +377,9 @@ def train_on_cluster(executor: object, dataset: object, family: str, brands: lis
         from daiyun.training.cluster.distributed_lgbm import large_fits_on_dask
 
         with executor.joblib(), large_fits_on_dask(executor.client) as routed:
-            trainer = family_trainer(family)
-            for line in trainer(dataset.for_brand(brand), brands=[brand], tune=tune, promote=promote,
-                                **(options or {})):
+            train_family = families.family(family).train_family
+            for line in train_family(dataset.for_brand(brand), brands=[brand], tune=tune, promote=promote,
+                                     **(options or {})):
                 # parentheses, not brackets: rich would read "[...]" as markup and drop it
                 frames = ", ".join(f"{n:,} rows" for n in routed) or "none"
                 yield f"{line} (driven from the client; LightGBM frames on the cluster: {frames})"
@@ -407,9 +394,9 @@ def train_on_cluster(executor: object, dataset: object, family: str, brands: lis
         brand = futures[future]
         try:
             result = future.result()
-        except Exception as error:  # a worker lost mid-brand: say so, keep the other brands going
-            yield (f"[red]{family} {brand}: failed on the cluster ({type(error).__name__}: {error}); "
-                   "champion unchanged[/]")
+        except Exception as error:  # a worker lost mid-brand: the one failure policy, said from here
+            logger.exception("%s %s: failed on the cluster", family, brand)
+            yield failure_line(family, brand, error)
             continue
         lines = replay(result, promote=promote)
         if on_result is not None:

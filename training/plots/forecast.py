@@ -11,6 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 
+from daiyun.features.forecast_terms import quantile_column  # noqa: E402
+
 
 def _brand_band(window: pd.DataFrame, lo: str, hi: str, q_lo: float, q_hi: float, rho: float) -> pd.DataFrame:
     """Brand totals per date; the band sums series spreads with the backtest's error correlation."""
@@ -33,7 +35,7 @@ def event_plot(result: object, last_events: int = 2) -> plt.Figure | None:
     qs = result.config.quantiles
     if predictions.empty or len(qs) < 2:
         return None
-    lo, hi = f"q{min(qs):g}", f"q{max(qs):g}"
+    lo, hi = quantile_column(min(qs)), quantile_column(max(qs))
     event_share = predictions.groupby("origin")["calendar_event"].mean().sort_index()
     chosen = [o for o in event_share.index[::-1] if event_share[o] > 0.2][:last_events]
     if not chosen:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from daiyun.features.forecast_frame import STEP, brand_history
+from daiyun.features.forecast_terms import DEFAULT_QUANTILES, quantile_column
 from daiyun.models.forecast.ensemble import EnsembleWeights
 from daiyun.models.forecast.intervals import ConformalIntervals
 from daiyun.models.forecast.lgbm import calendar_tables
@@ -51,7 +52,7 @@ class BacktestConfig:
     lgbm_params: dict = field(default_factory=dict)
     prophet_params: dict = field(default_factory=dict)
     prophet_top_n: int = 30
-    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    quantiles: tuple[float, ...] = DEFAULT_QUANTILES
 
     def key(self) -> str:
         """What makes two backtests comparable: windows, horizon (not the model's own settings)."""
@@ -90,8 +91,13 @@ def backtest_origins(
     horizon: int,
     freq: str = "D",
     events: pd.DataFrame | None = None,
+    market: str = "CN",
 ) -> list[pd.Timestamp]:
-    """Up to `windows` origins, newest first in priority, returned in date order (see module doc)."""
+    """Up to `windows` origins, newest first in priority, returned in date order (see module doc).
+
+    Markets without the built-in festivals (or histories too short for them) fall back to origins
+    one window apart before the latest, so the cross-fitted weights and intervals stay out of sample.
+    """
     from daiyun.features.calendar import event_windows
 
     step = STEP[freq]
@@ -99,13 +105,14 @@ def backtest_origins(
     latest = history_end - span
     earliest = history_start + step * (365 if freq == "D" else 52) // 2  # leave half a year to learn from
     candidates = [latest]
-    phases = event_windows(history_start, history_end, events=events)
+    phases = event_windows(history_start, history_end, events=events, market=market)
     phases = phases.loc[
         [(n, p) in EVENT_ORIGINS for n, p in zip(phases["name"], phases["phase"], strict=True)]
     ]
     for start in sorted(pd.to_datetime(phases["start"]), reverse=True):
         origin = pd.Timestamp(start) - pd.Timedelta(days=1)
         candidates.append(origin)
+    candidates += [latest - span * k for k in range(1, windows + 1)]
     chosen: list[pd.Timestamp] = []
     for origin in candidates:
         if freq == "W":  # snap onto the weekly grid of the history
@@ -135,6 +142,7 @@ def window_predictions(
     events: pd.DataFrame | None,
     calendar: dict,
     models: list[str],
+    market: str = "CN",
 ) -> tuple[pd.DataFrame, dict]:
     """Fit every member on history <= origin; forecast the next horizon with the realised plan."""
     past = history.loc[history["date"] <= origin]
@@ -152,7 +160,7 @@ def window_predictions(
     frame["h"] = ((frame["date"] - origin) / STEP[freq]).astype(int)
     fitted = {}
     for name in models:
-        member = make_member(name, config.lgbm_params, config.prophet_params, config.prophet_top_n)
+        member = make_member(name, config.lgbm_params, config.prophet_params, config.prophet_top_n, market)
         member.fit(past, events=events, freq=freq)
         frame[name] = member.predict(future[["platform", "sku_id", "date", "price", "discount", "on_promo"]])[
             name
@@ -184,18 +192,18 @@ def run_backtest(
     freq = mine.freq(brand)
     history = brand_history(dataset, brand) if history is None else history
     events = mine.events
+    market = getattr(mine, "market", "CN")
     origins = backtest_origins(
-        history["date"].max(), history["date"].min(), config.windows, config.horizon, freq, events
+        history["date"].max(), history["date"].min(), config.windows, config.horizon, freq, events, market
     )
     models = [*config.members, *config.baselines]
-    calendar = calendar_tables(
-        sorted(history["platform"].unique()), history["date"].min(), history["date"].max(), events, freq
-    )
+    platforms = sorted(history["platform"].unique())
+    calendar = calendar_tables(platforms, history["date"].min(), history["date"].max(), events, freq, market)
     pieces = []
     for k, origin in enumerate(origins):
         if progress:
             progress(f"{brand}: window {k + 1}/{len(origins)} from {origin:%Y-%m-%d}")
-        frame, _ = window_predictions(history, origin, config, freq, events, calendar, models)
+        frame, _ = window_predictions(history, origin, config, freq, events, calendar, models, market)
         pieces.append(frame)
         if on_window is not None:
             on_window(k, frame)
@@ -239,7 +247,7 @@ def cross_fit(
             qs,
         )
     for j, q in enumerate(qs):
-        predictions[f"q{q:g}"] = quantile_values[:, j]
+        predictions[quantile_column(q)] = quantile_values[:, j]
     final_weights = EnsembleWeights().fit(predictions, members)
     final_intervals = ConformalIntervals().fit(
         predictions[ENSEMBLE], predictions["actual"], predictions["h"], predictions["event"]
@@ -318,12 +326,10 @@ def backtest_table(
                 if level == "sku" and model == ENSEMBLE and quantiles:
                     part = predictions if flag is None else predictions.loc[predictions["event"] == flag]
                     scale = max(float(part["actual"].mean()), 1e-9)
-                    row["pinball"] = float(
-                        np.mean([pinball(part["actual"], part[f"q{q:g}"], q) for q in quantiles]) / scale
-                    )
-                    row["coverage"] = coverage(
-                        part["actual"], part[f"q{min(quantiles):g}"], part[f"q{max(quantiles):g}"]
-                    )
+                    losses = [pinball(part["actual"], part[quantile_column(q)], q) for q in quantiles]
+                    row["pinball"] = float(np.mean(losses) / scale)
+                    lo, hi = quantile_column(min(quantiles)), quantile_column(max(quantiles))
+                    row["coverage"] = coverage(part["actual"], part[lo], part[hi])
                 rows.append(row)
             wrmsse_values = [wrmsse_from_levels(levels) for levels in per_window_levels.values()]
             if complete:

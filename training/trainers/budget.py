@@ -13,19 +13,26 @@ from collections.abc import Callable, Iterator
 
 import pandas as pd
 
-from daiyun.features.ads_frame import ads_frame, attributed_roi, channel_platforms, daily_spend
+from daiyun.features.ads_frame import (
+    ads_frame,
+    attributed_roi,
+    attribution_discount_from_tests,
+    channel_platforms,
+    daily_spend,
+    gross_margin,
+)
 from daiyun.features.dataset import Dataset
-from daiyun.features.errors import RequestError
 from daiyun.models.budget.bundle import BudgetBundle, build_bundle
 from daiyun.models.budget.response import ResponseModel
+from daiyun.training.registry import MLFLOW_REGISTRY, Registry, data_fingerprint
 from daiyun.training.tracking import use_experiment
+from daiyun.training.trainers.brands import brand_run, train_brands
 
 EXPERIMENT = "daiyun-budget"
 DEFAULT_TRIALS = 30
 METRIC = "oot_wape"
 PLAN_DAYS = 30  # the training run's illustrative plan: the next 30 days at the last 30 days' spend
-ATTRIBUTION_DISCOUNT = 0.5  # last-click platform attribution over-credits ads about twofold
-PRIOR_WEIGHT = 0.1
+PRIOR_WEIGHT = 0.1  # the attribution prior is worth this share of what the data says about a channel
 
 
 def fit_brand(
@@ -34,21 +41,29 @@ def fit_brand(
     n_trials: int = DEFAULT_TRIALS,
     n_bootstrap: int = 60,
     on_trial: Callable | None = None,
-    attribution_discount: float | None = ATTRIBUTION_DISCOUNT,
+    attribution_discount: float | None = None,
     prior_weight: float = PRIOR_WEIGHT,
+    use_experiments: bool = True,
 ) -> tuple[BudgetBundle, pd.DataFrame]:
     """Fit one brand's curves; returns the bundle and the ads frame it was fitted on.
 
-    With `attribution_discount`, the platforms' own attributed ROI times that discount is a weak
-    prior on each channel's ROI (worth `prior_weight` of the data's information about it): it
-    only decides a channel's level where the data cannot, e.g. a channel always run near saturation.
+    Lift tests (the `experiments` table) constrain the curves of the channels they tested. The
+    platforms' own attributed ROI enters only as a weak prior (worth `prior_weight` of the data's
+    information) on the channels without a test, times a discount for the platforms' over-credit:
+    `attribution_discount` when the user sets it, else the discount the brand's lift tests measure
+    (measured / attributed revenue in the test windows); no tests and no setting: no prior at all.
     """
     data = dataset.for_brand(brand)
     frame = ads_frame(dataset, brand)
     freq = data.freq(brand)
+    experiments = data.experiments if use_experiments and not data.experiments.empty else None
+    discount = attribution_discount
+    if discount is None and experiments is not None:
+        discount = attribution_discount_from_tests(data.ads, experiments)
     prior = None
-    if attribution_discount:
-        prior = {c: r * attribution_discount for c, r in attributed_roi(data.ads).items()} or None
+    if discount:
+        tested = set() if experiments is None else set(experiments["channel"])
+        prior = {c: r * discount for c, r in attributed_roi(data.ads).items() if c not in tested} or None
     model = ResponseModel(
         n_trials=n_trials,
         n_bootstrap=n_bootstrap,
@@ -56,9 +71,12 @@ def fit_brand(
         block_days=14 if freq == "D" else 28,
         prior_roi=prior,
         prior_weight=prior_weight,
+        experiments=experiments,
     )
+    model.attribution_discount_ = discount
     model.fit(frame, channel_platforms(data.ads), freq, on_trial=on_trial)
     bundle = build_bundle(brand, model, daily_spend(data.ads, freq), data.events, freq)
+    bundle.gross_margin = gross_margin(data.sales, data.products)
     return bundle, frame
 
 
@@ -73,32 +91,32 @@ def illustrative_plan(bundle: BudgetBundle) -> dict:
 
 
 def train_family(
-    dataset: Dataset, brands: list[str] | None = None, tune: int = 0, promote: bool = True
+    dataset: Dataset, brands: list[str] | None = None, tune: int = 0, promote: bool = True,
+    registry: Registry = MLFLOW_REGISTRY,
 ) -> Iterator[str]:
     """One printable line per brand: its out-of-time error and the champion decision."""
     use_experiment(EXPERIMENT)
     n_trials = tune if tune and tune > 0 else DEFAULT_TRIALS
-    for brand in brands or dataset.brands:
+
+    def train_one(brand: str) -> str:
         if dataset.for_brand(brand).ads.empty:
-            yield f"{brand}: no ads rows, no budget model"
-            continue
-        try:
-            yield train_brand(dataset, brand, n_trials, promote)
-        except RequestError as error:  # e.g. ads only on platforms the sales table lacks
-            yield f"{brand}: no budget model ({error})"
+            return f"{brand}: no ads rows, no budget model"
+        return train_brand(dataset, brand, n_trials, promote, registry)
+
+    yield from train_brands("budget", brands or dataset.brands, train_one)
 
 
-def train_brand(dataset: Dataset, brand: str, n_trials: int, promote: bool) -> str:
+def train_brand(dataset: Dataset, brand: str, n_trials: int, promote: bool,
+                registry: Registry = MLFLOW_REGISTRY) -> str:
     """Fit, log, register and gate one brand's budget model (one MLflow run)."""
     import matplotlib.pyplot as plt
     import mlflow
     from rich.progress import Progress
 
     from daiyun.training.plots.budget import fit_figure, response_curves_figure
-    from daiyun.training.registry import data_fingerprint, log_bundle, register_and_gate
 
     trials: list[tuple] = []
-    with mlflow.start_run(run_name=f"budget-{brand}") as run, Progress(transient=True) as progress:
+    with brand_run("budget", brand) as run, Progress(transient=True) as progress:
         n_channels = dataset.for_brand(brand).ads["channel"].nunique()  # trials per platform x channels
         task = progress.add_task(f"budget curves {brand}", total=n_trials * n_channels)
 
@@ -120,7 +138,8 @@ def train_brand(dataset: Dataset, brand: str, n_trials: int, promote: bool) -> s
                 "holdout_start": str(holdout_start.date()),
                 "search_on": model.search_on,
                 "prior_weight": model.prior_weight if model.prior_roi else 0.0,
-                "attribution_discount": ATTRIBUTION_DISCOUNT if model.prior_roi else "none",
+                "attribution_discount": getattr(model, "attribution_discount_", None) or "none",
+                "lift_tests": 0 if model.experiments is None else len(model.experiments),
                 "history_start": str(frame["date"].min().date()),
                 "history_end": str(frame["date"].max().date()),
                 "channels": ",".join(bundle.channels()),
@@ -154,9 +173,9 @@ def train_brand(dataset: Dataset, brand: str, n_trials: int, promote: bool) -> s
         mlflow.log_dict(plan, "plan_next_period.json")
         plt.close("all")
         bundle.metrics = metrics
-        model_uri = log_bundle(bundle)
+        model_uri = registry.log_bundle(bundle)
         fingerprint = data_fingerprint(frame[["platform", "date", "revenue", *bundle.channels()]])
-        decision = register_and_gate(
+        decision = registry.register_and_gate(
             "budget",
             brand,
             model_uri,

@@ -24,7 +24,10 @@ import pandas as pd
 from daiyun.features.forecast_frame import brand_history
 from daiyun.models.forecast.bundle import ForecastBundle
 from daiyun.models.forecast.members import make_member
+from daiyun.training.registry import MLFLOW_REGISTRY, Registry, data_fingerprint
+from daiyun.training.tracking import use_experiment
 from daiyun.training.trainers.backtest import ENSEMBLE, BacktestConfig, BacktestResult, run_backtest
+from daiyun.training.trainers.brands import brand_run, train_brands
 
 EXPERIMENT = "daiyun-forecast"
 METRIC = "backtest_wrmsse"
@@ -68,8 +71,9 @@ def fit_bundle(
     for name in [*config.members, *config.baselines]:
         if progress:
             progress(f"{brand}: fitting {name} on the whole history")
+        market = getattr(mine, "market", "CN")
         members[name] = make_member(
-            name, config.lgbm_params, config.prophet_params, config.prophet_top_n
+            name, config.lgbm_params, config.prophet_params, config.prophet_top_n, market
         ).fit(history, events=mine.events, freq=freq)
     series_table = (
         history[["platform", "sku_id", "category"]]
@@ -112,8 +116,6 @@ def headline_metrics(result: BacktestResult) -> dict[str, float]:
 
 
 def backtest_key(history: pd.DataFrame, config: BacktestConfig) -> str:
-    from daiyun.training.registry import data_fingerprint
-
     columns = ["platform", "sku_id", "date", "units", "price", "on_promo", "in_stock"]
     return f"data={data_fingerprint(history[columns])};{config.key()}"
 
@@ -139,12 +141,10 @@ def train_family(
     tune: int = 0,
     promote: bool = True,
     config: BacktestConfig | None = None,
+    registry: Registry = MLFLOW_REGISTRY,
 ) -> Iterator[str]:
     """Train, log, register and gate each brand's forecaster; yields one printable line per brand."""
-    import mlflow
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from daiyun.training.tracking import use_experiment
 
     use_experiment(EXPERIMENT)
     brands = list(brands or dataset.brands)
@@ -157,26 +157,20 @@ def train_family(
         def say(text: str) -> None:
             bar.update(task, description=f"forecast · {text}")
 
-        for brand in brands:
+        def train_brand(brand: str) -> str:
             started = time.perf_counter()
-            with mlflow.start_run(run_name=f"forecast-{brand}") as run:
-                try:
-                    line = _train_brand(dataset, brand, tune, promote, base_config, run, say)
-                except Exception as error:  # a failed run is recorded, never registered
-                    mlflow.set_tag("daiyun.error", f"{type(error).__name__}: {error}"[:500])
-                    mlflow.end_run(status="FAILED")
-                    reason = f"{type(error).__name__}: {error}"
-                    yield f"[red]forecast {brand}: failed ({reason}); champion unchanged[/]"
-                    continue
-            yield f"{line} [{time.perf_counter() - started:.0f}s]"
+            with brand_run("forecast", brand) as run:
+                line = _train_brand(dataset, brand, tune, promote, base_config, run, say, registry)
+            return f"{line} [{time.perf_counter() - started:.0f}s]"
+
+        yield from train_brands("forecast", brands, train_brand)
 
 
 def _train_brand(
-    dataset: object, brand: str, tune: int, promote: bool, config: BacktestConfig, run: object, say: object
+    dataset: object, brand: str, tune: int, promote: bool, config: BacktestConfig, run: object, say: object,
+    registry: Registry,
 ) -> str:
     import mlflow
-
-    from daiyun.training.registry import log_bundle, register_and_gate
 
     history = brand_history(dataset, brand)
     mlflow.set_tags({"brand": brand, "family": "forecast"})
@@ -193,9 +187,9 @@ def _train_brand(
     bundle.run_id = run.info.run_id
     say(f"{brand}: logging to MLflow")
     _log_run(result, bundle, config)
-    model_uri = log_bundle(bundle)
+    model_uri = registry.log_bundle(bundle)
     score = result.score(ENSEMBLE, "wrmsse")
-    decision = register_and_gate(
+    decision = registry.register_and_gate(
         "forecast",
         brand,
         model_uri,
@@ -239,6 +233,11 @@ def _log_run(result: BacktestResult, bundle: ForecastBundle, config: BacktestCon
         params.update({f"lgbm_{k}": v for k, v in bundle.members["lgbm"].get_params().items()})
     mlflow.log_params(params)
     mlflow.log_metrics(bundle.metrics)
+    prophet = getattr(bundle.members.get("prophet"), "forecaster_", None)
+    failed = getattr(prophet, "failed_series_", None) or {}
+    if failed:  # those series answer with their flat recent mean; the run says so
+        first, why = next(iter(failed.items()))
+        mlflow.set_tag("daiyun.prophet_failed_series", f"{len(failed)} series; first {first}: {why}"[:500])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "backtest_table.csv"
         result.table.to_csv(path, index=False)

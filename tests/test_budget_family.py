@@ -1,0 +1,228 @@
+"""The generator family's truth, lift-test calibration and the do-no-harm answer fields."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from daiyun.features.errors import ContractError, RequestError
+from daiyun.features.load import load
+from daiyun.features.simulator.budget_family import draw, write_draw
+from daiyun.models.budget.bundle import BudgetBundle
+from daiyun.training.trainers.budget import fit_brand
+
+
+def _uniform(world) -> np.ndarray:  # noqa: ANN001
+    return np.full((len(world.channels), world.period_days), 1.0 / world.period_days)
+
+
+@pytest.mark.parametrize("seed", [9, 11])
+def test_true_optimum_beats_every_other_split(seed: int) -> None:
+    world = draw(seed)
+    pacing = _uniform(world)
+    budget = world.planned_budget
+    spend, best = world.true_optimum(budget, pacing)
+    assert spend.sum() == pytest.approx(budget, rel=1e-6)
+    assert (spend >= 0).all()
+    assert best == pytest.approx(world.true_revenue(spend, pacing).sum())
+    rng = np.random.default_rng(0)
+    n = len(world.channels)
+    others = [rng.dirichlet(np.ones(n)) * budget for _ in range(150)] + [np.full(n, budget / n)]
+    for other in others:
+        assert world.true_revenue(other, pacing).sum() <= best * (1 + 1e-9)
+
+
+def test_the_family_varies_what_the_model_simplifies() -> None:
+    worlds = [draw(seed) for seed in range(12)]
+    channels = [c for w in worlds for c in w.channels]
+    assert {len(w.channels) for w in worlds} <= set(range(2, 9))
+    assert min(len(w.channels) for w in worlds) <= 3 and max(len(w.channels) for w in worlds) >= 7
+    assert {c.carry for c in channels} == {"geometric", "delayed", "long"}
+    assert {c.saturation for c in channels} == {"hill", "logistic", "threshold"}
+    assert {c.effect for c in channels} == {"add", "traffic"}
+    assert {"ramp", "flat", "dark", "burst", "lockstep"} <= {c.timing for c in channels}
+    assert any(len(c.lands) > 1 for c in channels)  # a halo lands on another platform
+    assert all(1.0 <= c.over_credit <= 3.0 for c in channels)
+    assert {w.event for w in worlds} == {"double11", "618"}
+    assert all(0 < len(w.experiments) <= 2 for w in worlds)
+    again = draw(3)  # seeded: the same world twice
+    assert np.array_equal(again.spend, worlds[3].spend)
+
+
+def test_a_long_carry_over_keeps_paying_after_the_period() -> None:
+    world = draw(4)
+    pacing = _uniform(world)
+    long = next(i for i, c in enumerate(world.channels) if c.carry == "long")
+    kernel = world.channels[long].kernel
+    assert kernel[20:].sum() > 0.05  # a month later some of the effect is still to come
+    assert world.channel_revenue(long, np.array([1e5]), pacing[long])[0] > 0
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One family world fitted without its lift test, and with a test saying the channel earns
+    twice what the data alone credits it with."""
+    world = draw(9)
+    directory = write_draw(tmp_path_factory.mktemp("family9"), world, experiments=False)
+    dataset = load(directory)
+    blind, _ = fit_brand(dataset, world.brand, n_trials=3, n_bootstrap=6)
+    channel = blind.channels()[int(np.argmax(blind.spend_history.sum().to_numpy()))]
+    start, end = pd.Timestamp("2026-02-02"), pd.Timestamp("2026-03-01")
+    spend = float(blind.spend_history.loc[start:end, channel].sum())
+
+    def window_roi(bundle: BudgetBundle) -> float:
+        fitted = bundle.model.fitted_
+        inside = fitted["date"].between(start, end) & fitted["platform"].eq(bundle.platforms[channel])
+        return float(fitted.loc[inside, channel].sum()) / spend
+
+    before = window_roi(blind)
+    measured = 2.0 * before * spend
+    tests = pd.DataFrame(
+        [
+            {
+                "brand": world.brand,
+                "channel": channel,
+                "start": str(start.date()),
+                "end": str(end.date()),
+                "spend": round(spend, 2),
+                "incremental_revenue": round(measured, 2),
+                "standard_error": round(0.1 * measured, 2),
+            }
+        ]
+    )
+    tests.to_csv(directory / "experiments.csv", index=False)
+    told, _ = fit_brand(load(directory), world.brand, n_trials=3, n_bootstrap=6)
+    after = window_roi(told)
+    return {"channel": channel, "before": before, "after": after, "measured": measured / spend, "told": told}
+
+
+def test_a_lift_test_moves_the_fitted_roi_toward_the_measured_one(calibrated: dict) -> None:
+    before, after, measured = calibrated["before"], calibrated["after"], calibrated["measured"]
+    assert abs(np.log(after / measured)) < 0.5 * abs(np.log(before / measured))
+    assert calibrated["told"].model.experiments is not None
+
+
+def test_the_experiments_table_is_checked(tmp_path) -> None:  # noqa: ANN001
+    world = draw(11)
+    directory = write_draw(tmp_path / "bad", world)
+    tests = pd.read_csv(directory / "experiments.csv")
+    tests.loc[0, "standard_error"] = -1.0
+    tests.to_csv(directory / "experiments.csv", index=False)
+    with pytest.raises(ContractError, match="standard_error"):
+        load(directory)
+
+
+# -- do no harm, break-even and identifiability on hand-made curves ---------------------------------
+@pytest.fixture(scope="module")
+def twins() -> BudgetBundle:
+    """Four channels; tmall_wxt always bought in lockstep with tmall_ztc."""
+    from daiyun.features.dataset import EVENTS_COLUMNS
+    from daiyun.models.budget.response import ResponseModel
+
+    rng = np.random.default_rng(3)
+    channels = ["jd_kuaiche", "pdd_search", "tmall_wxt", "tmall_ztc"]
+    n = len(channels)
+    model = ResponseModel()
+    model.curves_ = pd.DataFrame(
+        {
+            "channel": channels,
+            "platform": [c.split("_")[0] for c in channels],
+            "decay": [0.3, 0.4, 0.2, 0.5],
+            "shape": [1.0, 1.2, 0.9, 1.1],
+            "half_saturation": [3_000.0, 6_000.0, 4_000.0, 8_000.0],
+            "beta": [8_000.0, 30_000.0, 6_000.0, 12_000.0],
+        }
+    )
+    draws = 12
+    model.draws_ = {
+        key: np.tile(model.curves_[key].to_numpy(), (draws, 1))
+        for key in ("decay", "shape", "half_saturation")
+    }
+    model.draws_["beta"] = model.curves_["beta"].to_numpy() * rng.uniform(0.9, 1.1, (draws, n))
+    model.metrics_ = {}
+    dates = pd.date_range("2025-01-01", "2026-10-15", freq="D")
+    spend = pd.DataFrame(rng.uniform(1_000, 4_000, (len(dates), n)), index=dates, columns=channels)
+    spend["tmall_wxt"] = spend["tmall_ztc"] * 0.5
+    return BudgetBundle(
+        brand="twins", model=model, spend_history=spend, events=pd.DataFrame(columns=EVENTS_COLUMNS), freq="D"
+    )
+
+
+def test_each_channel_stays_inside_its_trust_region(twins: BudgetBundle) -> None:
+    for shift in (0.2, 1.0):
+        answer = twins.recommend("2026-10-16", "2026-11-14", 200_000, max_shift=shift)
+        assert answer["max_shift"] == shift
+        for row in answer["channels"]:
+            assert row["allowed_min"] - 0.01 <= row["spend"] <= row["allowed_max"] + 0.01
+            assert row["max_shift"] <= shift + 1e-9
+            assert row["allowed_max"] <= row["current_spend"] * (1 + shift) + 0.01
+    wide = twins.recommend("2026-10-16", "2026-11-14", 200_000, max_shift=50)
+    narrow = twins.recommend("2026-10-16", "2026-11-14", 200_000, max_shift=0.2)
+    # on its own curves a wider region can only earn more
+    assert wide["totals"]["expected_revenue"] >= narrow["totals"]["expected_revenue"] - 1e-6
+
+
+def test_channels_bought_together_are_not_identifiable(twins: BudgetBundle) -> None:
+    answer = twins.recommend("2026-10-16", "2026-11-14", 200_000)
+    flags = {row["channel"]: row["identifiable"] for row in answer["channels"]}
+    assert flags == {"jd_kuaiche": True, "pdd_search": True, "tmall_wxt": False, "tmall_ztc": False}
+    assert answer["identifiable"] is False
+    assert any("always bought together" in note for note in answer["notes"])
+    for row in answer["channels"]:
+        if not row["identifiable"]:
+            assert abs(row["spend"] - row["current_spend"]) <= 0.1 * row["current_spend"] + 0.01
+
+
+def test_break_even_budget_and_the_warning_past_it(twins: BudgetBundle) -> None:
+    small = twins.recommend("2026-10-16", "2026-11-14", 20_000)
+    even = small["breakeven"]
+    assert even["roi"] == 1.0 and not even["past_breakeven"]
+    assert even["budget"] > 20_000
+    huge = twins.recommend("2026-10-16", "2026-11-14", even["budget"] * 3)
+    assert huge["breakeven"]["past_breakeven"]
+    assert huge["breakeven"]["marginal_roi_at_budget"] < 1.0 < small["breakeven"]["marginal_roi_at_budget"]
+    assert any("past break-even" in note for note in huge["notes"])
+    # a stricter break-even (say a 40% gross margin: 1 / 0.4) comes at a smaller budget
+    strict = twins.recommend("2026-10-16", "2026-11-14", 20_000, breakeven_roi=2.5)
+    assert strict["breakeven"]["budget"] < even["budget"]
+    with pytest.raises(RequestError, match="max_shift"):
+        twins.recommend("2026-10-16", "2026-11-14", 20_000, max_shift=0)
+    with pytest.raises(RequestError, match="breakeven_roi"):
+        twins.recommend("2026-10-16", "2026-11-14", 20_000, breakeven_roi=-1)
+
+
+def test_break_even_defaults_to_the_gross_margin_when_costs_are_known(twins: BudgetBundle) -> None:
+    twins.gross_margin = 0.4
+    try:
+        answer = twins.recommend("2026-10-16", "2026-11-14", 20_000)
+    finally:
+        twins.gross_margin = None
+    assert answer["breakeven"]["roi"] == 2.5 and "gross margin 0.40" in answer["breakeven"]["basis"]
+
+
+def test_the_answer_says_how_sure_it_beats_the_current_mix(twins: BudgetBundle) -> None:
+    answer = twins.recommend("2026-10-16", "2026-11-14", 200_000)
+    assert 0.0 <= answer["uplift"]["prob_beats_current"] <= 1.0
+
+
+def test_gross_margin_from_unit_costs() -> None:
+    from daiyun.features.ads_frame import gross_margin
+
+    sales = pd.DataFrame(
+        {"brand": "b", "sku_id": ["a", "a", "z"], "units": [2.0, 1.0, 5.0], "revenue": [20.0, 10.0, 50.0]}
+    )
+    products = pd.DataFrame({"brand": "b", "sku_id": ["a", "z"], "unit_cost": [4.0, np.nan]})
+    assert gross_margin(sales, products) == pytest.approx(1 - 12.0 / 30.0)  # only SKUs with a cost
+    assert gross_margin(sales, products.assign(unit_cost=np.nan)) is None
+
+
+def test_a_move_the_model_is_not_sure_of_keeps_the_current_mix(twins: BudgetBundle) -> None:
+    moved = twins.recommend("2026-10-16", "2026-11-14", 200_000, min_confidence=0.01)
+    assert not moved["kept_current_mix"]
+    assert any(abs(r["spend"] - r["current_spend"]) > 1.0 for r in moved["channels"])
+    held = twins.recommend("2026-10-16", "2026-11-14", 200_000, min_confidence=0.999999)
+    assert held["kept_current_mix"] and any("kept the current mix" in note for note in held["notes"])
+    for row in held["channels"]:
+        assert row["spend"] == pytest.approx(row["current_spend"], abs=0.02)
+    assert held["uplift"]["expected_revenue"] == pytest.approx(0.0, abs=1.0)

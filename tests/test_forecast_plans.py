@@ -1,0 +1,195 @@
+"""Price-only promotion plans, the market's calendar, reconciliation and the demand generator family."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from daiyun.features.calendar import calendar_frame, event_windows
+from daiyun.features.errors import ContractError, RequestError
+from daiyun.features.forecast_frame import build_panel, origin_snapshot, promotion_days
+
+
+def _price_only_history(weeks: int = 120, n_skus: int = 6, seed: int = 0) -> pd.DataFrame:
+    """Weekly store x item history with a price and no discount nor list price: deal weeks sell more."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    dates = pd.date_range("2022-01-05", periods=weeks, freq="7D")
+    for k in range(n_skus):
+        regular = 2.0 + k
+        base = 20.0 + 10 * k
+        deal = rng.random(weeks) < 0.25
+        price = np.where(
+            deal, regular * rng.uniform(0.6, 0.8, weeks), regular * rng.uniform(0.99, 1.0, weeks)
+        )
+        mean = base * (price / regular) ** -2.5
+        rows.append(
+            pd.DataFrame(
+                {
+                    "platform": "store1",
+                    "sku_id": f"upc{k}",
+                    "category": "cereal",
+                    "date": dates,
+                    "units": rng.poisson(mean).astype(float),
+                    "price": np.round(price, 2),
+                    "discount": 0.0,
+                    "on_promo": 0,
+                    "in_stock": 1,
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_regular_price_is_inferred_from_a_price_only_history() -> None:
+    history = _price_only_history()
+    # the last week of every series is a deal week: a naive "last price" would call it regular
+    last = history["date"].eq(history["date"].max())
+    history.loc[last, "price"] = history.loc[last, "price"] * 0.7
+    panel = build_panel(history, "W")
+    snapshot = origin_snapshot(panel, len(panel.dates) - 1, 12)
+    regular = 2.0 + np.arange(6)
+    assert np.allclose(snapshot.list_price, regular, rtol=0.02)
+    assert panel.regular_inferred.all()
+    # deal weeks found from the price alone; price noise of a cent is not a deal
+    assert 0.15 < panel.on_promo.mean() < 0.4
+    assert panel.discount[panel.on_promo < 0.5].max() == 0.0
+
+
+def test_a_price_only_plan_moves_the_forecast_like_a_discount() -> None:
+    from daiyun.models.forecast.lgbm import LGBMForecaster
+
+    history = _price_only_history()
+    model = LGBMForecaster(
+        n_estimators=60, horizon=13, origin_stride=2, lookback=104, min_data_in_leaf=10, market="US"
+    ).fit(history, freq="W")
+    step = pd.Timedelta(weeks=1)
+    week = history["date"].max() + step * 2
+    regular = pd.DataFrame({"platform": "store1", "sku_id": "upc2", "date": [week], "price": [4.0]})
+    deal = regular.assign(price=3.0)  # 25% under the inferred regular price, given as a price only
+    plain = regular.drop(columns="price")
+    f_regular = model.predict(regular)["lgbm"].iloc[0]
+    f_deal = model.predict(deal)["lgbm"].iloc[0]
+    f_plain = model.predict(plain)["lgbm"].iloc[0]
+    assert f_deal > 1.3 * f_regular
+    assert f_plain == pytest.approx(f_regular, rel=0.05)
+
+
+def test_promotion_rows_with_a_price_and_no_discount_are_a_plan() -> None:
+    plan = pd.DataFrame(
+        {
+            "platform": ["store1"],
+            "sku_id": ["upc2"],
+            "start": ["2024-05-01"],
+            "end": ["2024-05-03"],
+            "price": [3.0],
+        }
+    )
+    days = promotion_days(plan, pd.Timestamp("2024-04-30"), pd.Timestamp("2024-05-10"))
+    assert len(days) == 3
+    assert days["price"].eq(3.0).all()
+    assert days["discount"].isna().all() and days["on_promo"].isna().all()  # decided against the regular
+
+
+def test_a_german_market_reads_german_holidays_and_no_chinese_festivals() -> None:
+    de = calendar_frame("2024-10-01", "2024-12-31", market="DE").set_index("date")
+    cn = calendar_frame("2024-10-01", "2024-12-31").set_index("date")
+    assert de.loc["2024-10-03", "is_holiday"] == 1  # Tag der Deutschen Einheit
+    assert de.loc["2024-12-25", "is_holiday"] == 1
+    assert de.loc["2024-10-01", "is_holiday"] == 0  # China's National Day is not a German holiday
+    assert cn.loc["2024-10-01", "is_holiday"] == 1
+    assert de["is_event"].sum() == 0 and cn.loc["2024-11-11", "phase_day"] == 1
+    assert de["is_makeup_workday"].sum() == 0
+    own = pd.DataFrame(
+        {
+            "name": ["black_friday"],
+            "start": ["2024-11-29"],
+            "end": ["2024-11-29"],
+            "phase": ["peak"],
+            "platform": [""],
+            "brand": [""],
+        }
+    )
+    with_own = event_windows("2024-10-01", "2024-12-31", events=own, market="DE")
+    assert list(with_own["name"].unique()) == ["black_friday"]
+
+
+def test_market_comes_from_dataset_yaml_and_bad_markets_are_named(tmp_path) -> None:
+    from daiyun.features.dataset import read_market
+
+    assert read_market(tmp_path) == "CN"
+    (tmp_path / "dataset.yaml").write_text("# store data\nmarket: de\n")
+    assert read_market(tmp_path) == "DE"
+    (tmp_path / "dataset.yaml").write_text("market: Atlantis\n")
+    with pytest.raises(ContractError, match="dataset.yaml.*market|market.*Atlantis"):
+        read_market(tmp_path)
+    with pytest.raises(RequestError):
+        calendar_frame("2024-01-01", "2024-01-31", market="XX")
+
+
+def test_backtest_finds_its_windows_without_festivals() -> None:
+    from daiyun.training.trainers.backtest import backtest_origins
+
+    origins = backtest_origins(
+        pd.Timestamp("2015-07-31"), pd.Timestamp("2013-01-01"), 3, 42, "D", None, market="DE"
+    )
+    assert len(origins) == 3
+    assert origins[-1] == pd.Timestamp("2015-07-31") - pd.Timedelta(days=42)
+
+
+def test_reconciliation_pulls_skus_to_a_precise_total_and_still_sums() -> None:
+    from daiyun.models.forecast.reconcile import summing_matrix, wls_reconcile
+
+    keys = pd.DataFrame({"platform": ["a", "a", "b"], "sku_id": ["1", "2", "3"], "category": ["x", "y", "x"]})
+    summing, nodes = summing_matrix(keys)
+    assert list(nodes["level"]) == ["brand", "platform", "platform", "category", "category"]
+    bottom = np.array([[10.0, 12.0], [5.0, 5.0], [20.0, 18.0]])
+    aggregate = summing @ bottom
+    aggregate[0] = [45.0, 45.0]  # the total's own model says higher
+    aggregate[1:] = np.nan  # no own model at the other nodes
+    out = wls_reconcile(bottom, aggregate, summing, np.array([4.0, 1.0, 16.0]), np.array([1e-6, 1, 1, 1, 1]))
+    assert out.sum(axis=0) == pytest.approx([45.0, 45.0], abs=1e-3)
+    moved = out - bottom
+    assert (moved > 0).all() and moved[2, 0] > moved[0, 0] > moved[1, 0]  # noisier SKUs move more
+    same = wls_reconcile(bottom, summing @ bottom, summing, np.ones(3), np.ones(5))
+    assert np.allclose(same, bottom)
+
+
+def test_the_demand_family_draws_different_worlds_reproducibly() -> None:
+    from daiyun.features.simulator.demand_family import draw_traits, simulate_draw
+
+    a, b = simulate_draw(1, n_skus=4, start="2026-01-01"), simulate_draw(1, n_skus=4, start="2026-01-01")
+    pd.testing.assert_frame_equal(a.history, b.history)
+    traits = [draw_traits(seed) for seed in range(1, 9)]
+    assert len({round(t.elasticity, 3) for t in traits}) == 8
+    assert len({t.season for t in traits}) >= 3
+    history = a.history
+    assert {"expected", "units", "price", "on_promo"} <= set(history.columns)
+    promo = history["on_promo"] > 0
+    assert (history.loc[promo, "price"] < history.loc[promo, "list_price"]).all()
+
+
+def test_a_blend_worse_than_its_best_member_gives_way_to_it() -> None:
+    from daiyun.models.forecast.ensemble import EnsembleWeights
+
+    rng = np.random.default_rng(0)
+    actual = rng.poisson(20, 400).astype(float)
+    frame = pd.DataFrame(
+        {"actual": actual, "good": actual + rng.normal(0, 2, 400), "far_off": actual * 3 + 10}
+    )
+    weights = EnsembleWeights().fit(frame, ["good", "far_off"])
+    assert weights.weights_[frozenset({"good", "far_off"})] == {"good": 1.0, "far_off": 0.0}
+    # two members of similar quality still blend
+    frame["other"] = actual + rng.normal(0, 2, 400)
+    blended = EnsembleWeights().fit(frame, ["good", "other"]).weights_[frozenset({"good", "other"})]
+    assert 0.3 < blended["good"] < 0.7
+
+
+def test_prophet_reads_the_market_holidays_too() -> None:
+    from daiyun.models.forecast.prophet_model import prophet_holidays
+
+    de = prophet_holidays(pd.Timestamp("2024-09-01"), pd.Timestamp("2024-12-31"), market="DE")
+    cn = prophet_holidays(pd.Timestamp("2024-09-01"), pd.Timestamp("2024-12-31"))
+    assert de["holiday"].str.startswith("de_").all() and pd.Timestamp("2024-10-03") in set(de["ds"])
+    assert cn["holiday"].str.contains("double11").any() and not de["holiday"].str.contains("double11").any()
