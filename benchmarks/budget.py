@@ -45,7 +45,7 @@ RESULTS = Path(os.environ.get("DAIYUN_BUDGET_RESULTS", REPO / "benchmarks" / "re
 from daiyun.features.load import load  # noqa: E402
 from daiyun.models.budget.curves import ChannelCurves  # noqa: E402
 from daiyun.models.budget.optimizer import max_revenue  # noqa: E402
-from daiyun.models.budget.robust import MODEL_LOG_ERROR, UPLIFT_ERROR  # noqa: E402
+from daiyun.models.budget.robust import DEFAULT_MAX_SHIFT, MODEL_LOG_ERROR, UPLIFT_ERROR  # noqa: E402
 from daiyun.training.trainers.budget import DEFAULT_TRIALS, PRIOR_WEIGHT, fit_brand  # noqa: E402
 
 MULTIPLES = (0.5, 1.0, 2.0)
@@ -274,6 +274,11 @@ def family_draw(seed: int, trials: int) -> tuple[list[dict], dict]:
         for shift in SHIFTS:  # without the hold: what the trust region alone does
             other = bundle.recommend(start, end, budget, max_shift=shift, min_confidence=0.0)
             label = "none" if shift > 100 else f"{shift:g}"
+            if shift == DEFAULT_MAX_SHIFT:  # the split the hold judged: its predicted and true uplift
+                row["unheld_predicted_uplift"] = other["uplift"]["ratio"]
+                row["unheld_true_uplift"] = (
+                    true_total(np.array([r["spend"] for r in other["channels"]])) / current - 1
+                )
             row[f"regret_shift_{label}"] = (
                 optimum - true_total(np.array([r["spend"] for r in other["channels"]]))
             ) / optimum

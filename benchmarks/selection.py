@@ -229,7 +229,7 @@ def latency(requests: int = 60) -> tuple[list[pd.DataFrame], list[str]]:
                        "DAIYUN_ARTIFACT_ROOT": (store / "artifacts").as_uri(), "BENTOML_DO_NOT_TRACK": "1"})
     os.environ.pop("DAIYUN_API_KEYS", None)
     os.environ.pop("DAIYUN_API_KEYS_FILE", None)
-    spec = DrawSpec(seed=11, n_skus=135, launch_share=0.1, phaseout_share=0.05, event_scale=1.0,
+    spec = DrawSpec(seed=11, n_skus=145, launch_share=0.1, phaseout_share=0.05, event_scale=1.0,
                     stockout_rate=0.02)
     dataset = load(write_draw(SCRATCH / "latency_draw", spec))
     brand = "alpha"

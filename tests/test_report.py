@@ -395,6 +395,7 @@ def test_cli_every_week_writes_each_brand_once_per_period(sample_dir, empty_regi
 
 def test_get_report_follows_the_key_and_brand_rules(dataset, champions, sample_dir, monkeypatch) -> None:
     from starlette.testclient import TestClient
+    from test_serving_fakes import Harness
 
     from daiyun.serving import service
     from daiyun.serving.champions import Champion, ChampionSet
@@ -414,7 +415,8 @@ def test_get_report_follows_the_key_and_brand_rules(dataset, champions, sample_d
     monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "1")
     monkeypatch.delenv("DAIYUN_API_KEYS_FILE", raising=False)
     query = f"/report?brand={BRAND}&start={START}&end={END}"
-    with TestClient(app=service.Daiyun.to_asgi(), raise_server_exceptions=False) as client:
+    # one ASGI app per process: BentoML registers its Prometheus metrics once (test_serving_fakes.Harness)
+    with TestClient(app=Harness().app, raise_server_exceptions=False) as client:
         monkeypatch.delenv("DAIYUN_REPORT_DATA", raising=False)
         missing = client.get(query, headers={"X-API-Key": "key-glow"})
         assert missing.status_code == 503 and "DAIYUN_REPORT_DATA" in missing.text

@@ -22,8 +22,10 @@ def _scale(forecast: np.ndarray) -> np.ndarray:
 
 class ConformalIntervals:
     # besides the absolute size bands, bands at these quantiles of the calibration forecasts: a brand's
-    # biggest series (errors grow about in proportion, not with the square root) get their own cells
-    QUANTILE_BANDS: tuple[float, ...] = ()
+    # biggest series (errors grow about in proportion, not with the square root) get their own cells.
+    # Measured (80% interval on the 20 top-revenue SKUs, holdout): Rossmann 0.65 -> 0.70, UCI Online
+    # Retail 0.71 -> 0.80, a family draw 0.80 -> 0.79; all rows 0.73/0.83/0.81 -> 0.72/0.84/0.80.
+    QUANTILE_BANDS: tuple[float, ...] = (0.5, 0.8, 0.95)
 
     def __init__(
         self,
