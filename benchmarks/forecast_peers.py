@@ -53,6 +53,8 @@ SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results" / "forecast_peers.md"
 MLF_VENV = Path(tempfile.gettempdir()) / "daiyun-mlforecast"
 
+from forecast_accuracy import markdown  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 from daiyun.features.dataset import Dataset  # noqa: E402
 from daiyun.models.forecast.reconcile import combination_weight, summing_matrix, wls_reconcile  # noqa: E402
 from daiyun.training.trainers.backtest import BacktestConfig, run_backtest  # noqa: E402
@@ -759,16 +761,6 @@ def evaluate(case: Case, args: argparse.Namespace, mlf_python: str | None) -> li
 
 
 # ------------------------------------------------------------------------------------- report
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return "" if np.isnan(value) else f"{value:.3f}"
-    return str(value)
-
-
-def markdown(frame: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def targets(table: pd.DataFrame, ours: str) -> list[str]:

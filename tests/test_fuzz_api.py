@@ -18,7 +18,10 @@ import time
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from test_serving_fakes import FakeBudgetBundle, FakeForecastBundle, FakeSelectionBundle, Harness
+from test_serving_fakes import (
+    Harness,
+    serving_beauty,
+)
 
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis import GenerationMode  # noqa: E402
@@ -35,27 +38,8 @@ BUDGET_SECONDS = 120  # a hard ceiling, far above the ~30-60 s it takes on 2 sha
 def service():
     """One brand's fake champions, handed to the service directly: loading them from a registry is
     test_serving's subject, and logging models to MLflow would take half this test's time."""
-    from daiyun.serving import service as service_module
-    from daiyun.serving.champions import Champion, ChampionSet
-
-    champions = [
-        Champion(family, "beauty", f"daiyun-{family}-beauty", "1", f"run-{family}", {"wape": 0.25}, bundle)
-        for family, bundle in (
-            ("forecast", FakeForecastBundle("beauty")),
-            ("budget", FakeBudgetBundle("beauty")),
-            ("selection", FakeSelectionBundle("beauty")),
-        )
-    ]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BENTOML_DO_NOT_TRACK", "1")
-        patch.setenv("DAIYUN_CHAMPIONS_SOURCE", "registry")
-        patch.delenv("DAIYUN_API_KEYS_FILE", raising=False)
-        patch.setenv("DAIYUN_API_KEYS", KEYS)
-        patch.setattr(service_module, "load_from_registry", lambda: ChampionSet(champions, [], "registry"))
-        running = Harness()
-        running.start()
+    with serving_beauty(KEYS) as running:
         yield running
-        running.stop()
 
 
 async def _without_lifespan(scope, receive, send) -> None:  # noqa: ANN001

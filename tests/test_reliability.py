@@ -20,7 +20,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from starlette.testclient import TestClient
-from test_serving_fakes import FakeBudgetBundle, FakeForecastBundle, FakeSelectionBundle, Harness
+from test_serving_fakes import (
+    FakeBudgetBundle,
+    FakeForecastBundle,
+    serving_beauty,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 OPS = {"X-API-Key": "key-ops"}
@@ -35,26 +39,8 @@ START, END = "2026-10-16", "2026-10-22"
 def client():
     """beauty's three fake champions handed straight to the service (the registry path is
     test_serving's subject), keys for beauty and for every brand."""
-    from daiyun.serving import service as service_module
-    from daiyun.serving.champions import Champion, ChampionSet
-
-    champions = [
-        Champion(family, "beauty", f"daiyun-{family}-beauty", "1", f"run-{family}", {"wape": 0.25}, bundle)
-        for family, bundle in (
-            ("forecast", FakeForecastBundle("beauty")),
-            ("budget", FakeBudgetBundle("beauty")),
-            ("selection", FakeSelectionBundle("beauty")),
-        )
-    ]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BENTOML_DO_NOT_TRACK", "1")
-        patch.setenv("DAIYUN_CHAMPIONS_SOURCE", "registry")
-        patch.delenv("DAIYUN_API_KEYS_FILE", raising=False)
-        patch.setenv("DAIYUN_API_KEYS", "key-beauty:beauty;key-ops:*")
-        patch.setattr(service_module, "load_from_registry", lambda: ChampionSet(champions, [], "registry"))
-        running = Harness()
-        yield running.start()
-        running.stop()
+    with serving_beauty("key-beauty:beauty;key-ops:*") as running:
+        yield running.client
 
 
 def forecast(**extra) -> dict:

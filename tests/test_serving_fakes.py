@@ -5,7 +5,11 @@ can unpickle them (the tests put this folder on its PYTHONPATH).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pandas as pd
+import pytest
 from starlette.testclient import TestClient
 
 from daiyun.features.errors import NotFoundError, RequestError
@@ -228,3 +232,33 @@ class Harness:
         if self._client is not None:
             self._client.__exit__(None, None, None)
             self._client = None
+
+
+@contextmanager
+def serving_beauty(keys: str) -> Iterator[Harness]:
+    """beauty's three fake champions handed straight to the service (loading them from a registry is
+    test_serving's subject, and logging models to MLflow would take most of a test's time), behind
+    the API keys `keys`; yields the started Harness."""
+    from daiyun.serving import service as service_module
+    from daiyun.serving.champions import Champion, ChampionSet
+
+    champions = [
+        Champion(family, "beauty", f"daiyun-{family}-beauty", "1", f"run-{family}", {"wape": 0.25}, bundle)
+        for family, bundle in (
+            ("forecast", FakeForecastBundle("beauty")),
+            ("budget", FakeBudgetBundle("beauty")),
+            ("selection", FakeSelectionBundle("beauty")),
+        )
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BENTOML_DO_NOT_TRACK", "1")
+        patch.setenv("DAIYUN_CHAMPIONS_SOURCE", "registry")
+        patch.delenv("DAIYUN_API_KEYS_FILE", raising=False)
+        patch.setenv("DAIYUN_API_KEYS", keys)
+        patch.setattr(service_module, "load_from_registry", lambda: ChampionSet(champions, [], "registry"))
+        running = Harness()
+        running.start()
+        try:
+            yield running
+        finally:
+            running.stop()
