@@ -26,7 +26,6 @@ from daiyun.models.budget.robust import (
     DEFAULT_MAX_SHIFT,
     MIN_CONFIDENCE,
     ExpectedCurves,
-    move_confidence,
     revenue_interval,
     trust_region,
     unidentifiable,
@@ -344,14 +343,13 @@ class BudgetBundle:
             if gain_draws is not None:
                 gain_draws = gain_draws.sum(axis=1) - curves.revenue_draws(current_spend).sum(axis=1)
             gain = allocation.total_revenue - float(current_revenue.sum())
-            sure = move_confidence(gain, gain_draws, float(current_revenue.sum()))
+            sure = uplift_interval(gain, gain_draws, float(current_revenue.sum()))[2]
             if sure is not None and sure < min_confidence:
-                reported = uplift_interval(gain, gain_draws, float(current_revenue.sum()))[2]
                 keep = np.where(fixed, lower, np.clip(shares * budget, lower, upper))
                 allocation = max_revenue(
                     curves, budget, keep, np.maximum(keep, np.where(fixed, upper, keep)), fixed
                 )
-                held = (sure, reported)
+                held = sure
         breakeven = self._breakeven(curves, budget, lower, upper, fixed, breakeven_roi)
         answer = self._answer(
             dates,
@@ -370,15 +368,13 @@ class BudgetBundle:
         answer["max_shift"] = _ratio(max_shift)
         answer["kept_current_mix"] = held is not None
         if held is not None:  # the bounds notes describe the split not made
-            sure, reported = held
-            answer["uplift"]["prob_beats_current"] = _ratio(reported)  # of the split found, not made
+            answer["uplift"]["prob_beats_current"] = _ratio(held)  # of the split found, not made
             answer["notes"] = [
                 n for n in answer["notes"] if "bound" not in n and "channel(s) at its" not in n
             ]
             answer["notes"].append(
-                f"kept the current mix: the best split found beats it with probability {reported:.2f}; its "
-                f"gain is not clear of the fit's own spread (confidence {sure:.2f}, below "
-                f"{min_confidence:.2f}), not enough to move real money"
+                f"kept the current mix: the best split found beats it with probability {held:.2f} only "
+                f"(below {min_confidence:.2f}, model error included), not enough to move real money"
             )
         if basis == "gross margin":
             breakeven["basis"] = f"1 / gross margin {margin:.2f}: a yuan of ads must pay for itself in profit"
