@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,bench]"  # the forecast peers (statsforecast)
 	@test -f $(DATA)/sales.parquet || $(BIN)/daiyun sample $(DATA) --size demo --seed 7
 	for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
