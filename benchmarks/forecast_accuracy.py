@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results" / "forecast_accuracy.md"
 
-from daiyun.features.dataset import Dataset  # noqa: E402
+from daiyun.features.dataset import ADS_COLUMNS, Dataset  # noqa: E402
 from daiyun.features.forecast_terms import quantile_column  # noqa: E402
 from daiyun.training.trainers.backtest import BacktestConfig, run_backtest  # noqa: E402
 from daiyun.training.trainers.forecast import default_config, fit_bundle  # noqa: E402
@@ -174,18 +174,7 @@ def demo(data: Path, brands: list[str] | None) -> tuple[list[pd.DataFrame], list
 
 # ------------------------------------------------------------------------------------- real data
 def _dataset(brand: str, sales: pd.DataFrame, categories: pd.DataFrame, freq: str) -> Dataset:
-    empty_ads = pd.DataFrame(
-        columns=[
-            "date",
-            "brand",
-            "platform",
-            "channel",
-            "spend",
-            "impressions",
-            "clicks",
-            "attributed_revenue",
-        ]
-    )
+    empty_ads = pd.DataFrame(columns=ADS_COLUMNS)
     events = pd.DataFrame({c: pd.Series(dtype="str") for c in ["name", "platform", "brand", "phase"]}).assign(
         start=pd.Series(dtype="datetime64[ns]"), end=pd.Series(dtype="datetime64[ns]")
     )

@@ -55,7 +55,7 @@ MLF_VENV = Path(tempfile.gettempdir()) / "daiyun-mlforecast"
 
 from forecast_accuracy import markdown  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from daiyun.features.dataset import Dataset  # noqa: E402
+from daiyun.features.dataset import ADS_COLUMNS, Dataset  # noqa: E402
 from daiyun.models.forecast.reconcile import combination_weight, summing_matrix, wls_reconcile  # noqa: E402
 from daiyun.training.trainers.backtest import BacktestConfig, run_backtest  # noqa: E402
 from daiyun.training.trainers.metrics import (  # noqa: E402
@@ -104,18 +104,7 @@ def _frame(history: pd.DataFrame, market: str, name: str, freq: str, price_only:
     )
     empty = pd.DataFrame({c: pd.Series(dtype="str") for c in ["name", "platform", "brand", "phase"]})
     events = empty.assign(start=pd.Series(dtype="datetime64[ns]"), end=pd.Series(dtype="datetime64[ns]"))
-    ads = pd.DataFrame(
-        columns=[
-            "date",
-            "brand",
-            "platform",
-            "channel",
-            "spend",
-            "impressions",
-            "clicks",
-            "attributed_revenue",
-        ]
-    )
+    ads = pd.DataFrame(columns=ADS_COLUMNS)
     promotions = pd.DataFrame(
         columns=["brand", "platform", "sku_id", "start", "end", "discount", "price", "mechanic"]
     )
