@@ -287,7 +287,7 @@ def report(results: list[Result], info: dict, workers: int, started_at: str, hos
         "# Serving benchmark",
         "",
         f"- date: {started_at}; machine: {host}",
-        f"- server: `bentoml serve serving.service:Daiyun` on 127.0.0.1, {workers} worker(s), "
+        f"- server: `bentoml serve daiyun.serving.service:Daiyun` on 127.0.0.1, {workers} worker(s), "
         "OMP_NUM_THREADS=1, API key checked on every request; client: Python threads with keep-alive "
         "connections on the same machine",
         f"- champions: brand `{info['brand']}` ({', '.join(info['families'])}){period}",
