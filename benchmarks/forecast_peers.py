@@ -56,6 +56,7 @@ MLF_VENV = Path(tempfile.gettempdir()) / "daiyun-mlforecast"
 from forecast_accuracy import markdown  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from daiyun.features.dataset import ADS_COLUMNS, Dataset  # noqa: E402
+from daiyun.features.forecast_frame import HISTORY_COLUMNS  # noqa: E402
 from daiyun.models.forecast.reconcile import combination_weight, summing_matrix, wls_reconcile  # noqa: E402
 from daiyun.training.trainers.backtest import BacktestConfig, run_backtest  # noqa: E402
 from daiyun.training.trainers.metrics import (  # noqa: E402
@@ -313,19 +314,7 @@ def run_daiyun(case: Case, origin: pd.Timestamp, prophet_top_n: int) -> tuple[pd
 
 def _brand_history(dataset: Dataset) -> pd.DataFrame:
     """The long frame every forecaster fits on (the history already carries its category)."""
-    columns = [
-        "platform",
-        "sku_id",
-        "category",
-        "date",
-        "units",
-        "price",
-        "discount",
-        "on_promo",
-        "in_stock",
-        "list_price",
-        "revenue",
-    ]
+    columns = [*HISTORY_COLUMNS, "list_price", "revenue"]
     sales = dataset.sales
     return sales[[c for c in columns if c in sales.columns]].reset_index(drop=True)
 
