@@ -126,10 +126,14 @@ class ChampionSet:
         self._champions.pop((failure.family, failure.brand), None)
         self.failures.append(failure)
 
+    def find(self, family: str, brand: str) -> Champion | None:
+        """The brand's champion of `family`, None when it has none (no error: for optional helpers)."""
+        return self._champions.get((family, brand))
+
     def get(self, family: str, brand: str, visible_brands: list[str] | None = None) -> Champion:
         """The brand's champion; 404 when it has none (naming only brands the caller may see),
         503 when it failed to load."""
-        champion = self._champions.get((family, brand))
+        champion = self.find(family, brand)
         if champion is not None:
             return champion
         for failure in self.failures:

@@ -120,8 +120,7 @@ class Daiyun:
     def score_products(self, ctx: bentoml.Context, **fields: Any) -> ScoreResponse:
         """Rank a brand's SKUs for a promotion, livestream or ad push, with the top reasons."""
         request = ScoreRequest.model_construct(**fields)
-        forecast = next((c for c in self.champions.champions
-                         if c.family == "forecast" and c.brand == request.brand), None)
+        forecast = self.champions.find("forecast", request.brand)
         return self._answer(ctx, "selection", request.brand, lambda c: score_answer(c, request, forecast))
 
     @bentoml.api(route="/models", input_spec=ModelsRequest)
