@@ -28,17 +28,16 @@ def push_period(as_of: pd.Timestamp, horizon_days: int) -> tuple[pd.Timestamp, p
     return as_of + pd.Timedelta(days=1), as_of + pd.Timedelta(days=int(horizon_days))
 
 
-def planned_prices(
-    rows: pd.DataFrame, regular_price: pd.DataFrame, plan: pd.DataFrame | None, freq: str = "D"
-) -> np.ndarray:
-    """Price of each (platform, sku_id, date) row under the plan; the regular price where none is planned.
+def _row_keys(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[["platform", "sku_id", "date"]].astype({"platform": str, "sku_id": str})
 
-    `regular_price` has platform, sku_id, regular_price. A plan row may give a price, a discount
-    off the regular price, or both (the price wins, as in the forecast's own plan handling).
-    """
-    keys = rows[["platform", "sku_id", "date"]].astype({"platform": str, "sku_id": str})
-    regular = keys.merge(regular_price, on=["platform", "sku_id"], how="left")["regular_price"]
-    regular = regular.to_numpy(float)
+
+def _regular_prices(keys: pd.DataFrame, regular_price: pd.DataFrame) -> np.ndarray:
+    return keys.merge(regular_price, on=["platform", "sku_id"], how="left")["regular_price"].to_numpy(float)
+
+
+def _plan_prices(keys: pd.DataFrame, regular: np.ndarray, plan: pd.DataFrame | None, freq: str) -> np.ndarray:
+    """`regular` with the plan's promotion days priced in (the price wins over the discount)."""
     if plan is None or len(plan) == 0:
         return regular
     days = promotion_days(plan, keys["date"].min(), keys["date"].max(), freq)
@@ -49,6 +48,18 @@ def planned_prices(
     explicit = planned["price"].to_numpy(float)
     price = np.where(np.isnan(discount), regular, regular * (1.0 - np.nan_to_num(discount)))
     return np.where(np.isnan(explicit), price, explicit)
+
+
+def planned_prices(
+    rows: pd.DataFrame, regular_price: pd.DataFrame, plan: pd.DataFrame | None, freq: str = "D"
+) -> np.ndarray:
+    """Price of each (platform, sku_id, date) row under the plan; the regular price where none is planned.
+
+    `regular_price` has platform, sku_id, regular_price. A plan row may give a price, a discount
+    off the regular price, or both (the price wins, as in the forecast's own plan handling).
+    """
+    keys = _row_keys(rows)
+    return _plan_prices(keys, _regular_prices(keys, regular_price), plan, freq)
 
 
 def expected_revenue(
@@ -63,15 +74,14 @@ def expected_revenue(
     `daily` is the forecast's sku-level answer (platform, sku_id, date, mean, p10, p90[, cold_start]).
     """
     daily = daily.reset_index(drop=True)
-    price = planned_prices(daily, regular_price, plan, freq)
-    price = np.nan_to_num(price, nan=0.0)
+    keys = _row_keys(daily)
+    regular = _regular_prices(keys, regular_price)  # once: the planned price and the promo flag both read it
+    price = np.nan_to_num(_plan_prices(keys, regular, plan, freq), nan=0.0)
     mean = daily["mean"].to_numpy(float)
     sigma = (daily["p90"].to_numpy(float) - daily["p10"].to_numpy(float)) / (2 * Z90) * price
-    regular = daily[["platform", "sku_id"]].astype(str).merge(regular_price, on=["platform", "sku_id"],
-                                                              how="left")["regular_price"].to_numpy(float)
     on_promo = price < np.nan_to_num(regular, nan=0.0) - 1e-9  # a day the plan prices below regular
     work = pd.DataFrame({
-        "platform": daily["platform"].astype(str), "sku_id": daily["sku_id"].astype(str),
+        "platform": keys["platform"], "sku_id": keys["sku_id"],
         "units": mean, "revenue": mean * price, "sigma": sigma, "sigma2": sigma**2, "price": price,
         "promo": on_promo.astype(float),
         "cold": daily["cold_start"].astype(float) if "cold_start" in daily else 0.0,
