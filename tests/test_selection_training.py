@@ -81,6 +81,32 @@ def test_backtest_forecasts_use_only_data_up_to_each_as_of(dataset) -> None:
     pd.testing.assert_frame_equal(before, after)
 
 
+def test_backtest_prices_plan_less_days_as_the_push_list_does(dataset) -> None:
+    """One odd last sale (a multipack at 10x) must not become the SKU's price in the backtest: the
+    backtest's revenue uses the price the service prices a plan-less day at (the frame's list price)."""
+    from daiyun.features.selection_frame import selection_frame
+
+    as_of = pd.Timestamp("2026-06-01")
+    sales = dataset.sales.copy()
+    regular_day = sales["discount"].fillna(0).le(0.005) & sales["on_promo"].fillna(0).eq(0)
+    mine = sales.loc[sales["brand"].eq(BRAND) & (sales["date"] <= as_of) & sales["units"].gt(0) & regular_day]
+    odd = mine.sort_values("date").groupby(["platform", "sku_id"]).tail(1).index
+    sales.loc[odd, "price"] = sales.loc[odd, "price"] * 10
+    sales.loc[odd, "revenue"] = sales.loc[odd, "revenue"] * 10
+    odd_data = replace(dataset, sales=sales)
+    frame = selection_frame(odd_data.for_brand(BRAND), [as_of], HORIZON)
+    served = frame[["platform", "sku_id", "as_of", "list_price"]]
+    naive = past_forecasts(odd_data, BRAND, [as_of], HORIZON, TINY_FORECAST)
+    priced = past_forecasts(odd_data, BRAND, [as_of], HORIZON, TINY_FORECAST, regular_prices=served)
+    clean = past_forecasts(dataset, BRAND, [as_of], HORIZON, TINY_FORECAST)
+    keys = ["platform", "sku_id"]
+    both = priced.merge(clean, on=keys, suffixes=("", "_clean")).merge(naive, on=keys, suffixes=("", "_naive"))
+    both = both.loc[both["forecast_revenue_clean"] > 0]
+    # the naive last price inflates revenue several-fold; the served price keeps it near the clean one
+    assert (both["forecast_revenue_naive"] / both["forecast_revenue_clean"]).median() > 1.5
+    assert (both["forecast_revenue"] / both["forecast_revenue_clean"]).median() < 1.2
+
+
 def test_training_needs_a_forecast_champion_and_tags_the_correction_decision(trained) -> None:
     from mlflow import MlflowClient
 

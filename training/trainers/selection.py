@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from daiyun.features.dataset import Dataset
-from daiyun.features.selection_frame import KEYS, periods, selection_frame
+from daiyun.features.selection_frame import GROUP_KEYS, KEYS, periods, selection_frame
 from daiyun.models.selection.baselines import BASELINES
 from daiyun.models.selection.bundle import SelectionBundle, snapshot
 from daiyun.models.selection.correction import ForecastBlend, ForecastCorrection, forecast_rate_log
@@ -104,7 +104,7 @@ def learning_dates(tests: list[pd.Timestamp], start: pd.Timestamp, horizon_days:
 
 def past_forecasts(
     dataset: Dataset, brand: str, as_of_dates: list[pd.Timestamp], horizon_days: int,
-    lgbm_params: dict | None = None,
+    lgbm_params: dict | None = None, regular_prices: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Forecast revenue per SKU for each as_of, each from a forecaster fitted on data up to that as_of.
 
@@ -113,7 +113,11 @@ def past_forecasts(
     as_of, as in the service: the promotion calendar (days on promotion keep their discount and
     price); every other day is at the regular price (left to the forecaster, as when no plan is
     given), never the realised average price, which on real data moves with what customers bought.
-    Revenue is the forecast units x that price (regular = the last price before as_of off promotion).
+    Revenue is the forecast units x that price. The regular price is the one the service prices a
+    plan-less day at (`regular_prices`: platform, sku_id, as_of, list_price, the selection frame's
+    own, so the backtest ranks exactly as the push list would), else the last price before as_of
+    off promotion. On real data the last price can be one odd sale (a retail-tier or multipack
+    price 13x the usual), which alone would put a SKU at the top of the list.
     """
     from daiyun.features.forecast_frame import brand_history
     from daiyun.models.forecast.lgbm import calendar_tables
@@ -148,6 +152,10 @@ def past_forecasts(
         past = history.loc[seen].assign(promoted=promoted[seen]).sort_values("date")
         last_regular = past.loc[~past["promoted"]].groupby(["platform", "sku_id"])["price"].last()
         regular = last_regular.combine_first(past.groupby(["platform", "sku_id"])["price"].last())
+        if regular_prices is not None:
+            mine_now = regular_prices.loc[pd.to_datetime(regular_prices["as_of"]).eq(pd.Timestamp(as_of))]
+            served = mine_now.set_index(["platform", "sku_id"])["list_price"].astype(float).dropna()
+            regular = served.combine_first(regular)
         keys = pd.MultiIndex.from_frame(frame[["platform", "sku_id"]])
         price = frame["price"].to_numpy(float)
         price = np.where(np.isnan(price), regular.reindex(keys).to_numpy(float), price)
@@ -175,9 +183,12 @@ def brand_frame(dataset: Dataset, brand: str, config: SelectionConfig,
     )
     learn = learning_dates(tests, start, horizon, config.n_learning_dates, config.learning_every_days)
     dates = sorted(set(tests) | set(learn))
-    forecasts = past_forecasts(mine, brand, dates, horizon, {**(lgbm_params or {}), **config.forecast_params})
-    frame = selection_frame(mine, dates, horizon, target=config.target, forecasts=forecasts)
-    return frame, horizon, tests
+    frame = selection_frame(mine, dates, horizon, target=config.target)
+    forecasts = past_forecasts(mine, brand, dates, horizon, {**(lgbm_params or {}), **config.forecast_params},
+                               regular_prices=frame[["platform", "sku_id", "as_of", "list_price"]])
+    known = forecasts[[*KEYS, "forecast_revenue"]].assign(as_of=lambda f: pd.to_datetime(f["as_of"]))
+    frame = frame.drop(columns="forecast_revenue").merge(known, on=KEYS, how="left")
+    return frame.sort_values(GROUP_KEYS, kind="stable").reset_index(drop=True), horizon, tests
 
 
 def training_rows(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
