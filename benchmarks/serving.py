@@ -9,6 +9,11 @@ Without --url it starts the server itself (on a free port, on the champions of
 MLFLOW_TRACKING_URI or mlflow/) and stops it at the end. Every loop sends a fixed number of
 requests and stops by itself. Single-SKU forecasts rotate over the brand's series, so they are
 not one request repeated. Writes benchmarks/results/serving.md.
+
+`--only recommend_budget` measures just the endpoints whose row names contain the word (and the
+`/ping` ceiling, measured alongside as always); their rows and target lines replace the same ones
+in the existing report, whose other rows are kept as they were measured, and the report's header
+says which rows were re-measured when.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results" / "daiyun.serving.md"
+RESULTS = REPO / "benchmarks" / "results" / "serving.md"
 KEY = "daiyun-benchmark-key"
 CONCURRENCY = (1, 8)
 ROUNDS = 4
@@ -339,6 +344,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (when started here)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the request counts")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="WORD",
+        help="measure only the endpoints whose row name contains WORD (repeatable; /ping always) "
+        "and update their rows in the existing report",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _stop)
     started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -346,6 +358,10 @@ def main() -> None:
     server = started_server(args.workers) if not args.url else _existing(args.url)
     with server as url:
         brand, plan, info = scenarios(url, args.scale)
+        if args.only:
+            plan = [row for row in plan if row[0] == "/ping (ceiling)" or any(w in row[0] for w in args.only)]
+            if len(plan) == 1:
+                raise SystemExit(f"--only {args.only}: no served endpoint matches")
         results = []
         for concurrency in CONCURRENCY:
             merged = {name: Result(name, concurrency) for name, *_ in plan}
@@ -364,6 +380,8 @@ def main() -> None:
                 results.append(result)
     text = report(results, info, args.workers, started_at, host)
     text += _context()
+    if args.only and args.out.exists():
+        text = merged_report(args.out.read_text(encoding="utf-8"), text, started_at, host, args.only)
     print()
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -371,6 +389,41 @@ def main() -> None:
     temporary.write_text(text, encoding="utf-8")
     temporary.rename(args.out)
     print(f"wrote {args.out}")
+
+
+def merged_report(old: str, new: str, started_at: str, host: str, only: list[str]) -> str:
+    """The existing report with the rows and target lines `new` measured put in place of the same
+    ones (by endpoint and clients), the rest kept, and a header line saying what was re-measured."""
+    fresh_rows = {_row_key(line): line for line in new.splitlines() if _row_key(line)}
+    fresh_targets = {_target_key(line): line for line in new.splitlines() if _target_key(line)}
+    measured = ", ".join(dict.fromkeys(name for name, _ in fresh_rows))
+    lines = []
+    for line in old.splitlines():
+        if line.startswith("- re-measured"):  # an earlier partial run's note: replaced below
+            continue
+        row, target = _row_key(line), _target_key(line)
+        if row in fresh_rows:
+            line = fresh_rows[row]
+        elif target in fresh_targets:
+            line = fresh_targets[target]
+        lines.append(line)
+        if line.startswith("- date:"):
+            lines.append(
+                f"- re-measured {started_at} (`--only {' '.join(only)}`; machine: {host}): {measured}; "
+                "the other rows are from the date above"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _row_key(line: str) -> tuple[str, str] | None:
+    """(endpoint, clients) of a table row."""
+    cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+    return (cells[0], cells[1]) if line.startswith("| /") and len(cells) > 2 else None
+
+
+def _target_key(line: str) -> str | None:
+    """'- /recommend_budget, 1 client(s)' of a target line."""
+    return line.split(":", 1)[0] if line.startswith("- /") and "client(s)" in line else None
 
 
 def _shifted(bodies: Callable[[int], dict], offset: int) -> Callable[[int], dict]:
@@ -398,8 +451,12 @@ def _context() -> str:
         "(serving/precompute.py; a test checks they equal the bundle's answer byte for byte); what remains "
         "is JSON. A promotion scenario, other quantiles or an aggregate level runs the forecast bundle "
         "(feature grid, LightGBM with one thread, baselines, intervals): mostly pandas work per request.",
-        "- The budget answer is the optimiser over the brand's response curves plus bootstrap intervals; "
-        "the selection answer rebuilds the SKU-period features from the stored history on every request.",
+        "- The budget answer is the optimiser over the brand's response curves plus bootstrap intervals. The "
+        "bootstrap-averaged curves and their revenue on a wide spend grid depend on the period only, so the "
+        "first request for a period builds them (a few hundred ms) and every later one, whatever its budget "
+        "or constraints, reuses them for the split, the break-even search and the do-no-harm check; what "
+        "remains per request is the bisection, Newton polish and the answer's intervals and curve points. "
+        "The selection answer rebuilds the SKU-period features from the stored history on every request.",
         "- One worker process: at 8 clients a request waits for the ones ahead of it, so an endpoint's "
         "latency at 8 clients is about 8 x its latency at 1 (the budget optimisation's tens of ms become "
         "hundreds); more workers (`--workers`, DAIYUN_WORKERS) trade memory (every champion in every "

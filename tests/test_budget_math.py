@@ -267,7 +267,9 @@ def bundle() -> BudgetBundle:
 
 
 def test_answer_has_the_interface_fields_and_the_plan_adds_up(bundle: BudgetBundle) -> None:
-    answer = bundle.recommend("2026-10-16", "2026-11-14", 300_000)
+    # the optimizer's own split (the do-no-harm hold moves only 75% of the way here: its 26% predicted
+    # uplift over moving 43% of the budget is not 0.8 sure; tests/test_budget_do_no_harm.py)
+    answer = bundle.recommend("2026-10-16", "2026-11-14", 300_000, min_confidence=0.0)
     assert answer["totals"]["spend"] == pytest.approx(300_000, rel=1e-6)
     for row in answer["channels"]:
         for key in ("channel", "spend", "expected_revenue", "roi", "marginal_roi", "p10", "p90", "bound"):

@@ -18,7 +18,7 @@ import pandas as pd
 from daiyun.features.errors import NotFoundError, RequestError
 from daiyun.models.answer_cache import AnswerCache
 from daiyun.models.budget.curves import ChannelCurves, geometric_adstock
-from daiyun.models.budget.optimizer import Allocation, max_revenue
+from daiyun.models.budget.optimizer import Allocation, ResponseGrid, max_revenue
 from daiyun.models.budget.optimizer import target_roi as solve_target_roi
 from daiyun.models.budget.plan import daily_weights, pacing_index, phase_labels
 from daiyun.models.budget.response import ResponseModel
@@ -26,6 +26,7 @@ from daiyun.models.budget.robust import (
     DEFAULT_MAX_SHIFT,
     MIN_CONFIDENCE,
     ExpectedCurves,
+    moved_share,
     revenue_interval,
     trust_region,
     unidentifiable,
@@ -135,10 +136,27 @@ class BudgetBundle:
         They depend on the dates only (not on the budget or constraints) and are most of a request's
         time, so the last few periods' are kept (read-only arrays; a fresh curves object each call).
         """
+        curves, pacing, labels, _, _ = self._period_entry(dates)
+        return replace(curves), pacing, labels
+
+    def expected_curves(self, dates: pd.DatetimeIndex) -> tuple[ChannelCurves | ExpectedCurves, ResponseGrid]:
+        """The period's curves averaged over the bootstrap (what the optimizer maximises) and their
+        revenue on a wide spend grid. Both depend on the dates only, and evaluating the grid was most
+        of a request (twice: the split and the break-even search), so they are kept with the period's
+        curves and every budget, bound and objective asked for the period reuses them."""
+        return self._period_entry(dates)[3:]
+
+    def _period_entry(self, dates: pd.DatetimeIndex) -> tuple:
+        """(curves, pacing, labels, expected curves, response grid) of a period: one cache entry."""
         dates = pd.DatetimeIndex(dates)
         key = (dates[0], dates[-1], len(dates), self.freq, self.history_end)
-        curves, pacing, labels = self._cache().get(key, lambda: _frozen(self._build_period_curves(dates)))
-        return replace(curves), pacing, labels
+
+        def build() -> tuple:
+            curves, pacing, labels = _frozen(self._build_period_curves(dates))
+            expected = ExpectedCurves.of(curves)
+            return curves, pacing, labels, expected, ResponseGrid.of(expected)
+
+        return self._cache().get(key, build)
 
     def _build_period_curves(self, dates: pd.DatetimeIndex) -> tuple[ChannelCurves, np.ndarray, np.ndarray]:
         channels = self.channels()
@@ -282,7 +300,9 @@ class BudgetBundle:
         Do no harm: the split maximises the revenue expected over the bootstrap curves, and each
         channel stays within current spend x (1 -/+ shift), shift up to `max_shift` (default
         DEFAULT_MAX_SHIFT; narrower where the curves are uncertain, 0.1 for channels the data
-        cannot tell apart). The user's min/max/fixed constraints win over that region.
+        cannot tell apart). The user's min/max/fixed constraints win over that region. A split less
+        than `min_confidence` sure to beat the current mix is made only as far (in 5% steps of the
+        move) as is that sure; no part of it: the current mix is kept.
         `breakeven_roi` (default 1: a yuan of ads must bring back a yuan) sets the break-even
         budget the answer reports and warns past.
         """
@@ -319,7 +339,7 @@ class BudgetBundle:
         dates = self._period(start, end)
         lower, upper, fixed = self._bounds(channels, budget)
         point, pacing, labels = self.period_curves(dates)
-        curves = ExpectedCurves.of(point)
+        curves, grid = self.expected_curves(dates)
         current_period, shares = self.current_mix(dates)
         hidden = self.unidentifiable()
         unidentified = np.array([c in hidden for c in self.channels()])
@@ -329,28 +349,29 @@ class BudgetBundle:
         met = None
         if objective == "target_roi":
             allocation, met = solve_target_roi(
-                curves, budget, bounded_lower, bounded_upper, target_roi, fixed
+                curves, budget, bounded_lower, bounded_upper, target_roi, fixed, grid
             )
         else:
-            allocation = max_revenue(curves, budget, bounded_lower, bounded_upper, fixed)
+            allocation = max_revenue(curves, budget, bounded_lower, bounded_upper, fixed, grid)
         current_spend = shares * allocation.total_spend
         current_revenue = curves.revenue(current_spend)
-        held = None
+        held, part = None, 1.0
         if objective == "max_revenue":
             # do no harm: a move the model is not sure beats the current mix (model error included)
-            # is not made; the current mix is kept (inside the user's own constraints)
-            gain_draws = curves.revenue_draws(allocation.spend)
-            if gain_draws is not None:
-                gain_draws = gain_draws.sum(axis=1) - curves.revenue_draws(current_spend).sum(axis=1)
-            gain = allocation.total_revenue - float(current_revenue.sum())
-            sure = uplift_interval(gain, gain_draws, float(current_revenue.sum()))[2]
+            # is not made whole; the split goes only as far toward it from the current mix (inside
+            # the user's own constraints) as still beats that mix with min_confidence
+            sure = _prob_beats(curves, allocation.spend, current_spend, current_revenue)
             if sure is not None and sure < min_confidence:
                 keep = np.where(fixed, lower, np.clip(shares * budget, lower, upper))
+                part = _confident_part(
+                    curves, keep, allocation.spend, current_spend, current_revenue, min_confidence
+                )
+                spend = keep + part * (allocation.spend - keep)
                 allocation = max_revenue(
-                    curves, budget, keep, np.maximum(keep, np.where(fixed, upper, keep)), fixed
+                    curves, budget, spend, np.maximum(spend, np.where(fixed, upper, spend)), fixed, grid
                 )
                 held = sure
-        breakeven = self._breakeven(curves, budget, lower, upper, fixed, breakeven_roi)
+        breakeven = self._breakeven(curves, budget, lower, upper, fixed, breakeven_roi, grid)
         answer = self._answer(
             dates,
             budget,
@@ -366,15 +387,23 @@ class BudgetBundle:
             current_revenue,
         )
         answer["max_shift"] = _ratio(max_shift)
-        answer["kept_current_mix"] = held is not None
+        answer["kept_current_mix"] = held is not None and part == 0.0
         if held is not None:  # the bounds notes describe the split not made
-            answer["uplift"]["prob_beats_current"] = _ratio(held)  # of the split found, not made
             answer["notes"] = [
                 n for n in answer["notes"] if "bound" not in n and "channel(s) at its" not in n
             ]
+        if held is not None and part == 0.0:
+            answer["uplift"]["prob_beats_current"] = _ratio(held)  # of the split found, not made
             answer["notes"].append(
                 f"kept the current mix: the best split found beats it with probability {held:.2f} only "
                 f"(below {min_confidence:.2f}, model error included), not enough to move real money"
+            )
+        elif held is not None:
+            answer["notes"].append(
+                f"moved {part:.0%} of the way from the current mix to the best split found: the whole "
+                f"move beats the current mix with probability {held:.2f} only (below {min_confidence:.2f}, "
+                "model error included, which grows with the money moved); this part beats it with "
+                f"probability {answer['uplift']['prob_beats_current']:.2f}"
             )
         if basis == "gross margin":
             breakeven["basis"] = f"1 / gross margin {margin:.2f}: a yuan of ads must pay for itself in profit"
@@ -417,13 +446,14 @@ class BudgetBundle:
         upper: np.ndarray,
         fixed: np.ndarray,
         breakeven_roi: float,
+        grid: ResponseGrid | None = None,
     ) -> dict:
         """The budget at which the best split's marginal ROI falls to `breakeven_roi`, its revenue,
         and whether the asked budget is past it (user constraints kept, no trust region: the
         question is what the money can earn, not how far to move from today's mix)."""
         from daiyun.models.budget.optimizer import breakeven_budget
 
-        at, revenue, slope = breakeven_budget(curves, budget, lower, upper, fixed, breakeven_roi)
+        at, revenue, slope = breakeven_budget(curves, budget, lower, upper, fixed, breakeven_roi, grid=grid)
         return {
             "roi": _ratio(breakeven_roi),
             "budget": _money(at),
@@ -496,7 +526,9 @@ class BudgetBundle:
             current_total, current_draws.sum(axis=1) if current_draws is not None else None
         )
         gain_draws = None if draws is None else draws.sum(axis=1) - current_draws.sum(axis=1)
-        gain_low, gain_high, beats = uplift_interval(total_revenue - current_total, gain_draws, current_total)
+        gain_low, gain_high, beats = uplift_interval(
+            total_revenue - current_total, gain_draws, current_total, moved_share(spend, current_spend)
+        )
         notes = self._notes(allocation, objective, target, met)
         return {
             "brand": self.brand,
@@ -666,6 +698,41 @@ class BudgetBundle:
     # -- scoring (champion gate) -------------------------------------------------------------
     def holdout_error(self, frame: pd.DataFrame, holdout_start: pd.Timestamp) -> float:
         return self.model.holdout_error(frame, holdout_start)
+
+
+def _prob_beats(
+    curves: Any, spend: np.ndarray, current_spend: np.ndarray, current_revenue: np.ndarray
+) -> float | None:
+    """Probability that `spend` out-earns the current mix (bootstrap and model error)."""
+    gain_draws = curves.revenue_draws(spend)
+    if gain_draws is not None:
+        gain_draws = gain_draws.sum(axis=1) - curves.revenue_draws(current_spend).sum(axis=1)
+    gain = float(curves.revenue(spend).sum()) - float(current_revenue.sum())
+    moved = moved_share(spend, current_spend)
+    return uplift_interval(gain, gain_draws, float(current_revenue.sum()), moved)[2]
+
+
+CONFIDENT_STEPS = 20  # the part of the move tried, in steps of 5% of it
+
+
+def _confident_part(
+    curves: Any,
+    keep: np.ndarray,
+    best: np.ndarray,
+    current_spend: np.ndarray,
+    current_revenue: np.ndarray,
+    min_confidence: float,
+) -> float:
+    """The largest part (0 to 1, in 5% steps) of the move from `keep` toward `best` that beats the
+    current mix with `min_confidence`. The model error grows with the money moved while the expected
+    gain of a move toward the optimum grows less than in proportion, so a shorter move can be sure
+    where the whole one is not; 0 when no part is (the current mix is kept)."""
+    for k in range(CONFIDENT_STEPS - 1, 0, -1):
+        part = k / CONFIDENT_STEPS
+        sure = _prob_beats(curves, keep + part * (best - keep), current_spend, current_revenue)
+        if sure is not None and sure >= min_confidence:
+            return part
+    return 0.0
 
 
 def _frozen(

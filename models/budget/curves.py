@@ -173,6 +173,15 @@ class ChannelCurves:
             draw_weight=pick(self.draw_weight, 1),
         )
 
+    def saturation_spend(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lowest, highest) period spend per channel at which its busiest day's stock reaches the
+        half-saturation point, over the point curve and every draw: the scale a spend grid must span."""
+        spans = [self.half_saturation / np.maximum(self.carry.max(axis=-1), _TINY)]
+        if self.draw_half_saturation is not None and self.draw_carry is not None:
+            spans.append(self.draw_half_saturation / np.maximum(self.draw_carry.max(axis=-1), _TINY))
+        scale = np.concatenate([np.atleast_2d(s) for s in spans], axis=0)
+        return scale.min(axis=0), scale.max(axis=0)
+
     def _weighted(self, values: np.ndarray, extra: int) -> np.ndarray:
         """Sum over days of (C, ..., T) values, each day weighted by its traffic (when fitted)."""
         if self.weight is None:
@@ -217,6 +226,24 @@ class ChannelCurves:
         carry = self.carry[(slice(None),) + (None,) * (spend.ndim - 1) + (slice(None),)]
         bend = hill_curvature(self._stock(spend), self.half_saturation[index], self.shape[index]) * carry**2
         return self.beta[index[:-1]] * self._weighted(bend, spend.ndim - 1)
+
+    def slope_and_curvature(self, spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """marginal_roi(spend) and curvature(spend) from one adstock and one power: Newton asks for
+        both at every step. Same expressions in the same order, so the same numbers to the bit."""
+        spend = np.asarray(spend, dtype=float)
+        index = (slice(None),) + (None,) * spend.ndim
+        carry = self.carry[(slice(None),) + (None,) * (spend.ndim - 1) + (slice(None),)]
+        half, shape = self.half_saturation[index], self.shape[index]
+        x = np.maximum(self._stock(spend), _TINY)
+        ratio = np.power(x / np.maximum(half, _TINY), shape)
+        derivative = shape * ratio / (x * (1.0 + ratio) ** 2)
+        scale = shape * ratio / (x**2 * (1.0 + ratio) ** 2)
+        bend = scale * ((shape - 1.0) - 2.0 * shape * ratio / (1.0 + ratio))
+        beta = self.beta[index[:-1]]
+        return (
+            beta * self._weighted(derivative * carry, spend.ndim - 1),
+            beta * self._weighted(bend * carry**2, spend.ndim - 1),
+        )
 
     def revenue_draws(self, spend: np.ndarray) -> np.ndarray | None:
         """(B, C) incremental revenue per bootstrap curve, or None without draws."""

@@ -13,6 +13,7 @@ a channel at its maximum a higher one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,12 @@ from daiyun.models.budget.curves import ChannelCurves
 
 GRID_POINTS = 160
 _REL_TOL = 1e-9
+# A period's response grid spans every channel's saturation spend / 1e4 to x 1e4 (any budget a
+# request can sensibly ask lies inside, a bound outside is added as a point of its own), 40 points
+# a decade: 6% apart, fine enough to start Newton and to choose between the two roots of an
+# S-shaped curve; the answer itself is Newton's, not the grid's.
+RESPONSE_DECADES = 4.0
+RESPONSE_POINTS_PER_DECADE = 40
 
 
 @dataclass
@@ -40,6 +47,43 @@ class Allocation:
     @property
     def total_revenue(self) -> float:
         return float(self.revenue.sum())
+
+
+@dataclass(frozen=True)
+class ResponseGrid:
+    """Each channel's expected revenue on one wide spend grid that no budget or bound depends on.
+
+    Evaluating the curves (every bootstrap member, every day of the period and its carry-over tail)
+    on a grid is most of a solve; the period's grid is built once and every request for the period
+    (any budget, bounds or objective) reuses it, adding only its own bounds as points.
+    """
+
+    spends: np.ndarray  # (C, G) ascending from 0
+    values: np.ndarray  # (C, G) revenue at those spends
+    bends: np.ndarray  # (C,) spend where marginal ROI peaks: past it a curve is concave
+
+    @classmethod
+    def of(cls, curves: Any) -> ResponseGrid:
+        low, high = curves.saturation_spend()
+        low = np.maximum(low, 1e-300)
+        span = np.log10(np.maximum(high, low) / low) + 2 * RESPONSE_DECADES
+        points = int(np.ceil(span.max() * RESPONSE_POINTS_PER_DECADE)) + 1
+        share = np.linspace(0.0, 1.0, points)[None, :]
+        start = low[:, None] * 10.0**-RESPONSE_DECADES
+        geometric = start * np.power(10.0, span[:, None] * share)
+        spends = np.concatenate([np.zeros((len(low), 1)), geometric], axis=1)
+        values = curves.revenue(spends)
+        # past the spend where marginal ROI peaks, a curve is concave: Newton lives there
+        bends = spends[np.arange(len(low)), np.argmax(curves.marginal_roi(spends), axis=1)]
+        for array in (spends, values, bends):
+            array.setflags(write=False)  # shared by every request of the period
+        return cls(spends, values, bends)
+
+
+def _settled(new: np.ndarray, old: np.ndarray, atol: float) -> bool:
+    """np.allclose(new, old, rtol=1e-13, atol) for finite spends, without its overhead (it ran at
+    every Newton step)."""
+    return bool(np.all(np.abs(new - old) <= atol + 1e-13 * np.abs(old)))
 
 
 def _grid(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -78,13 +122,16 @@ def _newton(
     lo, hi = lower[free], upper[free]
     floor = np.minimum(np.maximum(lo, bends[free]), hi)
     s = np.clip(spend[free], floor, hi)
-    for _ in range(60):
-        slope = sub.marginal_roi(s)
-        inverse = 1.0 / np.minimum(sub.curvature(s), -1e-300)
+    # a channel whose concave part starts above its upper bound cannot move: held there, and kept
+    # out of the price equation (where 1 / its curvature, not negative, would swamp every other)
+    movable = floor < hi
+    for _ in range(60 if movable.any() else 0):
+        slope, curvature = sub.slope_and_curvature(s)
+        inverse = np.where(movable, 1.0 / np.minimum(curvature, -1e-300), 0.0)
         # the common price from the budget equation, then each channel's Newton step toward it
         price = (budget_free - s.sum() + np.sum(slope * inverse)) / np.sum(inverse)
         new = np.clip(s + (price - slope) * inverse, floor, hi)
-        done = np.allclose(new, s, rtol=1e-13, atol=1e-12 * max(1.0, budget_free))
+        done = _settled(new, s, 1e-12 * max(1.0, budget_free))
         s = new
         if done:
             break
@@ -109,18 +156,22 @@ class _Solver:
         upper: np.ndarray,
         fixed: np.ndarray,
         largest_budget: float,
+        grid: ResponseGrid | None = None,
     ) -> None:
         self.curves = curves
         self.lower = lower
         self.upper = np.minimum(upper, largest_budget)
         self.fixed = fixed
-        self.spends = _grid(lower, self.upper)
-        self.values = curves.revenue(self.spends)
         self.rows = np.arange(len(lower))
-        probe = self.upper[:, None] * (np.linspace(0.0, 1.0, 200) ** 2)[None, :]
-        slopes = curves.marginal_roi(probe)
-        # past the spend where marginal ROI peaks, a curve is concave: Newton lives there
-        self.bends = probe[self.rows, np.argmax(slopes, axis=1)]
+        if grid is None:
+            self.spends = _grid(lower, self.upper)
+            self.values = curves.revenue(self.spends)
+            probe = self.upper[:, None] * (np.linspace(0.0, 1.0, 200) ** 2)[None, :]
+            # past the spend where marginal ROI peaks, a curve is concave: Newton lives there
+            self.bends = probe[self.rows, np.argmax(curves.marginal_roi(probe), axis=1)]
+        else:
+            self.spends, self.values = _bounded(curves, grid, lower, self.upper)
+            self.bends = grid.bends
         steep = np.diff(self.values, axis=1) / np.maximum(np.diff(self.spends, axis=1), 1e-300)
         self.top_price = float(np.max(steep, initial=0.0)) * 2.0 + 1e-9
 
@@ -128,6 +179,23 @@ class _Solver:
         """Each channel's grid spend maximising revenue - price * spend (spend within the budget)."""
         gain = np.where(self.spends <= budget, self.values - price * self.spends, -np.inf)
         return self.spends[self.rows, np.argmax(gain, axis=1)]
+
+    def exact_picks(self, price: float) -> np.ndarray:
+        """Each channel's spend maximising revenue - price * spend inside its bounds, to Newton
+        precision: the grid's pick, and the root of marginal ROI = price past the bend near it
+        where that earns more (the grid is only accurate to its spacing)."""
+        grid_pick = self.picks(price, np.inf)
+        floor = np.minimum(np.maximum(self.lower, self.bends), self.upper)
+        s = np.clip(grid_pick, floor, self.upper)
+        for _ in range(60):
+            slope, curvature = self.curves.slope_and_curvature(s)
+            new = np.clip(s - (slope - price) / np.minimum(curvature, -1e-300), floor, self.upper)
+            done = _settled(new, s, 1e-12 * max(1.0, float(self.upper.max())))
+            s = new
+            if done:
+                break
+        gain = self.curves.revenue(s) - price * s
+        return np.where(gain >= self.curves.revenue(grid_pick) - price * grid_pick, s, grid_pick)
 
     def solve(self, budget: float) -> Allocation:
         lower, fixed = self.lower, self.fixed
@@ -186,16 +254,33 @@ def max_revenue(
     lower: np.ndarray,
     upper: np.ndarray,
     fixed: np.ndarray | None = None,
+    grid: ResponseGrid | None = None,
 ) -> Allocation:
     """The allocation of `budget` maximising expected revenue with lower <= spend <= upper.
 
     Feasibility (sum of lower <= budget, lower <= upper) is the caller's check; when the upper
     bounds add up to less than the budget, every channel sits at its maximum and the rest is
-    reported as unspent.
+    reported as unspent. `grid`: the period's ResponseGrid of these curves (else one is built for
+    these bounds).
     """
     lower = np.asarray(lower, dtype=float)
     fixed = _fixed(fixed, lower)
-    return _Solver(curves, lower, np.asarray(upper, dtype=float), fixed, budget).solve(budget)
+    return _Solver(curves, lower, np.asarray(upper, dtype=float), fixed, budget, grid).solve(budget)
+
+
+def _bounded(
+    curves: ChannelCurves, grid: ResponseGrid, lower: np.ndarray, upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The period grid cut to [lower, upper] per channel, the bounds added as points (spends outside
+    are moved onto the nearer bound, so every row stays ascending): (C, G + 2) spends and revenue."""
+    ends = np.stack([lower, upper], axis=1)
+    end_values = curves.revenue(ends)
+    below, above = grid.spends < lower[:, None], grid.spends > upper[:, None]
+    inner = np.clip(grid.spends, lower[:, None], upper[:, None])
+    inner_values = np.where(below, end_values[:, :1], np.where(above, end_values[:, 1:], grid.values))
+    spends = np.concatenate([ends[:, :1], inner, ends[:, 1:]], axis=1)
+    values = np.concatenate([end_values[:, :1], inner_values, end_values[:, 1:]], axis=1)
+    return spends, values
 
 
 def _release(
@@ -223,7 +308,12 @@ def _release(
             return spend
         free = free_now | wants_in
         budget_free = budget - spend[~free].sum()
-        spend = _newton(curves, spend, free, budget_free, lower, upper, bends)
+        trial = _newton(curves, spend, free, budget_free, lower, upper, bends)
+        # Newton from a bound can fail where a curve is steepest (a bootstrap member's start with
+        # shape < 1): a re-solve that earns less than the split it started from is not taken
+        if curves.revenue(trial).sum() < curves.revenue(spend).sum() * (1 - 1e-12):
+            return spend
+        spend = trial
     return spend
 
 
@@ -262,6 +352,7 @@ def target_roi(
     upper: np.ndarray,
     target: float,
     fixed: np.ndarray | None = None,
+    grid: ResponseGrid | None = None,
 ) -> tuple[Allocation, bool]:
     """The largest total spend up to `budget` whose best allocation keeps ROI >= target.
 
@@ -271,7 +362,7 @@ def target_roi(
     lower = np.asarray(lower, dtype=float)
     upper = np.asarray(upper, dtype=float)
     fixed = _fixed(fixed, lower)
-    solver = _Solver(curves, lower, upper, fixed, budget)
+    solver = _Solver(curves, lower, upper, fixed, budget, grid)
     floor = float(lower.sum())
     ceiling = float(min(budget, np.minimum(upper, budget).sum()))
 
@@ -318,25 +409,28 @@ def breakeven_budget(
     fixed: np.ndarray | None,
     breakeven_roi: float,
     reach: float = 20.0,
+    grid: ResponseGrid | None = None,
 ) -> tuple[float | None, float | None, float]:
     """(budget where the best split's marginal ROI falls to `breakeven_roi`, its revenue, the
     marginal ROI at `budget`), looked for up to `reach` x budget.
 
     At the best split of any budget every free channel's marginal ROI equals one price; for the
-    price `breakeven_roi` each channel's own best spend (revenue - price x spend, on the fine grid)
-    is found independently, and their sum is the break-even budget. Budget None: even the
-    minimums are past break-even.
+    price `breakeven_roi` each channel's own best spend (revenue - price x spend, inside its bounds)
+    is found independently, and their sum is the break-even budget. Those spends are the best split
+    of their sum (no other split of it earns more at that price), so its revenue needs no solve.
+    Budget None: even the minimums are past break-even.
     """
     lower = np.asarray(lower, dtype=float)
     fixed = _fixed(fixed, lower)
-    solver = _Solver(curves, lower, np.asarray(upper, dtype=float), fixed, budget * reach)
+    solver = _Solver(curves, lower, np.asarray(upper, dtype=float), fixed, budget * reach, grid)
 
     def slope_at(total: float) -> float:
         step = max(total * 0.005, 1e-6)
         return (solver.solve(total + step).total_revenue - solver.solve(total).total_revenue) / step
 
     at_budget = slope_at(budget)
-    at = float(solver.picks(breakeven_roi, np.inf).sum())
+    picks = solver.exact_picks(breakeven_roi)
+    at = float(picks.sum())
     if at <= float(lower.sum()) * (1 + 1e-9):
         return None, None, at_budget
-    return at, solver.solve(at).total_revenue, at_budget
+    return at, float(curves.revenue(picks).sum()), at_budget

@@ -108,7 +108,9 @@ def recommend_budget(
         f"wrote {out_file}"
     )
     for note in answer["notes"]:
-        if note.startswith(("the budget is past break-even", "the fit trades", "kept the current mix")) or (
+        if note.startswith(
+            ("the budget is past break-even", "the fit trades", "kept the current mix", "moved ")
+        ) or (
             "always bought" in note
         ):
             out.print(f"note: {note}")
