@@ -271,7 +271,7 @@ def latency(requests: int = 60) -> tuple[list[pd.DataFrame], list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="family,dunnhumby,online_retail,rossmann,latency")
-    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--draws", type=int, default=12)  # as many worlds as the budget family
     args = parser.parse_args()
     wanted = args.only.split(",")
     parts = {"family": lambda: family(args.draws), "dunnhumby": dunnhumby, "online_retail": online_retail,

@@ -66,6 +66,7 @@ NUMERIC_FEATURES = [
     "planned_discount",
     "margin",
     "stockout_rate_91d",
+    "stockout_rate_28d",
     "age_days",
     "category_share_28d",
     "price_vs_category",
@@ -321,6 +322,7 @@ def brand_selection_frame(
         f["promo_share_91d"] = rate(promo, p91)
         f["promo_uplift_365d"] = (rate(promo_revenue, p365) + _EPS) / (rate(regular_revenue, p365) + _EPS)
         f["stockout_rate_91d"] = 1.0 - rate(in_stock, p91)
+        f["stockout_rate_28d"] = 1.0 - rate(in_stock, p28)
         cost = panel.series["unit_cost"].to_numpy(float) if "unit_cost" in panel.series else np.nan
         with np.errstate(invalid="ignore", divide="ignore"):
             f["margin"] = (f["price_28d"] - cost) / f["price_28d"]

@@ -140,3 +140,24 @@ def test_reasons_cite_the_forecast_and_its_drivers() -> None:
     assert next(r for r in b if r["feature"] == "stockout_risk")["direction"] == "down"
     assert c[0]["feature"] == "new_sku" and "serum" in c[0]["text"] and "high price band" in c[0]["text"]
     assert all(len(r) <= 3 for r in (a, b, c))
+
+
+def test_a_sku_out_of_stock_for_four_weeks_goes_to_the_bottom_with_its_reason() -> None:
+    """The forecast is of demand, so it still expects a phased-out SKU to sell; the push list does
+    not push it: score 0, expected revenue untouched, and the reason says why."""
+    rows = pd.DataFrame({
+        "platform": "tmall", "sku_id": ["gone", "thin", "fine"], "horizon_periods": 30,
+        "forecast_revenue": [90000.0, 3000.0, 6000.0], "expected_revenue": [90000.0, 3000.0, 6000.0],
+        "stockout_rate_28d": [1.0, 0.9, 0.0], "stockout_rate_91d": [0.5, 0.3, 0.0],
+    })
+    score = forecast_rate_log(rows)
+    assert score[0] == 0.0 and score[2] > score[1] > score[0]
+    assert rows["forecast_revenue"].tolist() == [90000.0, 3000.0, 6000.0]
+    # a frame without the column (older bundles, tests' own frames): everything is available
+    assert forecast_rate_log(rows.drop(columns="stockout_rate_28d"))[0] > score[2]
+    reasons = push_reasons(rows.assign(periods=30, planned_price=10.0, regular_price=10.0, promo_days=0,
+                                       revenue_p10=0.0, revenue_p90=1.0, new_sku=False, cold_start=False),
+                           horizon_days=30, freq="D")
+    assert "out_of_stock" in {r["feature"] for r in reasons[0]}
+    assert "out_of_stock" not in {r["feature"] for r in reasons[1]}
+    assert "stockout_risk" in {r["feature"] for r in reasons[1]}

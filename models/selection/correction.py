@@ -35,9 +35,25 @@ DEFAULT_PARAMS = {"n_estimators": 150, "learning_rate": 0.03, "num_leaves": 7, "
                   "reg_lambda": 5.0}
 
 
+# A SKU out of stock on every day of the last four weeks is not one to push: the forecast is of
+# demand (out-of-stock days are skipped, not read as zeros), so it still expects the SKU to sell,
+# but until it is restocked (a phase-out, a lost supplier) nothing will. It goes to the bottom of
+# the list; its expected_revenue stays the forecast's, and its reasons say why.
+UNAVAILABLE_STOCKOUT_RATE = 0.999  # out of stock on (all but rounding of) the last 28 days
+
+
+def unavailable(frame: pd.DataFrame) -> np.ndarray:
+    """True for SKUs out of stock on every day of the last 28 (unknown: available)."""
+    if "stockout_rate_28d" not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return np.nan_to_num(frame["stockout_rate_28d"].to_numpy(float), nan=0.0) >= UNAVAILABLE_STOCKOUT_RATE
+
+
 def forecast_rate_log(frame: pd.DataFrame) -> np.ndarray:
-    """log(1 + the forecast's expected revenue per period): the forecast-only ranking score."""
+    """log(1 + the forecast's expected revenue per period), 0 for SKUs that cannot be bought now:
+    the forecast-only ranking score."""
     rate = frame["forecast_revenue"].to_numpy(float) / frame["horizon_periods"].to_numpy(float)
+    rate = np.where(unavailable(frame), 0.0, rate)
     return np.log1p(np.clip(np.nan_to_num(rate), 0, None))
 
 

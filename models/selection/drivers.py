@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from daiyun.features.selection_frame import EVENT_LABELS
+from daiyun.models.selection.correction import UNAVAILABLE_STOCKOUT_RATE
 
 BANDS = {0: "low", 1: "middle", 2: "high"}
 
@@ -81,7 +82,12 @@ def _drivers(row: dict, horizon_days: int, freq: str, margin_mean: float) -> lis
         out.append(_reason("recent_trend", trend, math.log(max(trend, 1e-3)),
                            f"recent sales {word}: last week at {trend:.1f}x its 4-week rate"))
     stockout = _number(row.get("stockout_rate_91d"))
-    if stockout is not None and stockout > 0:
+    recent = _number(row.get("stockout_rate_28d"))
+    if recent is not None and recent >= UNAVAILABLE_STOCKOUT_RATE:
+        out.append(_reason("out_of_stock", recent, -10.0,
+                           f"out of stock every day of the last {_span(28, freq)}: not one to push until "
+                           "restocked (the forecast is of demand, so it still expects sales)"))
+    elif stockout is not None and stockout > 0:
         out.append(_reason("stockout_risk", stockout, -2.0 * stockout,
                            f"stock-out risk: out of stock {stockout:.0%} of the last {_span(91, freq)}"))
     margin = _number(row.get("margin"))
