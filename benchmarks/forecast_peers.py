@@ -189,7 +189,12 @@ def rossmann(stores: int) -> Case:
     )
     history["revenue"] = history["units"]
     case = Case("Rossmann", "real", history, "D", 42, 7, market="DE")
-    case.notes.append(f"{stores} stores sampled (seed 0); platform = store type, category = assortment")
+    case.notes.append(
+        f"{stores} stores sampled (seed 0); platform = store type, category = assortment; every model gets"
+        " Promo as the known-future promotion flag; closed days (Open = 0) are history gaps for daiyun,"
+        " zeros for the peers, and forecast 0 / not scored for all in the holdout; StateHoliday and"
+        " SchoolHoliday go to no model (daiyun reads Germany's public holidays from its market calendar)"
+    )
     return case
 
 

@@ -48,8 +48,18 @@ HISTORY_COLUMNS = [
     "on_promo",
     "in_stock",
 ]
-# the calendar's own columns, in its order (the trees read features by position)
-CALENDAR_FEATURES = [*FLAG_COLUMNS, "days_to_next_peak", "days_since_last_peak"]
+# the calendar's own columns, in its order (the trees read features by position); the public-holiday
+# distances come from `daiyun.models.forecast.lgbm.calendar_tables`: shoppers stock up before a day
+# off and catch up after it (Rossmann, May 2015: the open days next to a holiday closure sold 13-33%
+# above the same weekday a week or two later); used only where shops close on holidays
+# (`daiyun.models.forecast.lgbm.closes_on_holidays`)
+CALENDAR_FEATURES = [
+    *FLAG_COLUMNS,
+    "days_to_next_peak",
+    "days_since_last_peak",
+    "days_to_holiday",
+    "days_since_holiday",
+]
 STAT_FEATURES = [
     "level_short",
     "level_mid",
@@ -63,6 +73,7 @@ STAT_FEATURES = [
     "cat_level",
     "ly_level",
     "cold_start",
+    "open_share",
 ]
 GRID_FEATURES = [
     "h",
@@ -312,6 +323,15 @@ def origin_snapshot(
         else np.full(len(panel.keys), np.nan)
     )
     ly_level = np.where(age >= last_year, ly_level, np.nan)
+    # days open (in stock) in the normal level's window against the series' usual share: where shops
+    # close, a window with extra closures has its demand displaced onto fewer days and its per-day
+    # levels run high (Rossmann at 2015-06-19, after the May holidays: normal_level 8% above the
+    # next six weeks'); the trees learn how much. Used only where shops close on holidays
+    # (`daiyun.models.forecast.lgbm.closes_on_holidays`)
+    lived = np.maximum(o + 1 - panel.start, 0).astype(float)
+    recent_open = _ratio(window(cum.count, o, 2 * mid), np.minimum(2 * mid, lived))
+    usual_open = _ratio(window(cum.count, o, year), np.minimum(year, lived))
+    open_share = _ratio(recent_open, usual_open)
 
     # last year around each target day (centred week for daily data), horizon-bucketed to the origin
     span = 3 if freq == "D" else 0
@@ -350,6 +370,7 @@ def origin_snapshot(
             "ly_level": ly_level,
         }
     )
+    stats["open_share"] = open_share
     started = age >= 0
     cold = (age < min_history) | np.isnan(level[long_])
     stats["cold_start"] = cold.astype(float)
@@ -523,7 +544,9 @@ def grid_features(
         position = table.index.get_indexer(when[rows])
         values = table.attrs.get("feature_values")  # converted once per calendar table
         if values is None:
-            values = table.attrs["feature_values"] = table[CALENDAR_FEATURES].to_numpy(dtype=float)
+            # a table without a column (built before it existed) reads NaN, as trees allow
+            known = table.reindex(columns=CALENDAR_FEATURES)
+            values = table.attrs["feature_values"] = known.to_numpy(dtype=float)
         found = position >= 0
         calendar_values[rows[found]] = values[position[found]]
     for j, name in enumerate(CALENDAR_FEATURES):

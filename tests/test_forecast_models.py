@@ -261,3 +261,104 @@ def test_recursive_alternative_forecasts_every_asked_day(history):
     )
     predicted = model.predict(future)["lgbm_recursive"]
     assert len(predicted) == 14 and predicted.notna().all() and (predicted >= 0).all()
+
+
+# ------------------------------------------------------------------ closures and public holidays
+def test_holiday_distances_are_right_up_to_the_tables_ends():
+    from daiyun.models.forecast.lgbm import calendar_tables
+
+    # DE: May 1 and Ascension (May 14) 2015; Whit Monday (May 25) lies after the table's last day
+    table = calendar_tables(
+        ["store"], pd.Timestamp("2015-04-28"), pd.Timestamp("2015-05-20"), None, "D", "DE"
+    )
+    days = table["store"]
+    assert days.loc["2015-04-30", "days_to_holiday"] == 1
+    assert days.loc["2015-05-01", ["days_to_holiday", "days_since_holiday"]].tolist() == [0, 0]
+    assert days.loc["2015-05-02", "days_since_holiday"] == 1
+    assert days.loc["2015-05-13", "days_to_holiday"] == 1
+    assert days.loc["2015-05-20", "days_to_holiday"] == 5  # the padded table sees past its end
+    assert days.loc["2015-04-28", "days_since_holiday"] == 22  # Easter Monday, before the table starts
+
+
+def _stores_closed_on_holidays(seed: int = 0) -> pd.DataFrame:
+    """Daily store sales, closed on Sundays and DE public holidays; the open days next to a holiday
+    closure sell 40% more (demand displaced from the closed day), and one store also closes five extra
+    days in the last weeks before the end."""
+    import holidays
+
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2013-01-01", "2015-05-05")
+    off = {pd.Timestamp(day) for day in holidays.country_holidays("DE", years=[2013, 2014, 2015])}
+    closed = dates.dayofweek.isin([6]) | dates.isin(list(off))
+    near = pd.Series(closed & ~dates.dayofweek.isin([6]), index=dates)
+    near = (near.shift(1, fill_value=False) | near.shift(-1, fill_value=False)).to_numpy() & ~closed
+    weekday = np.array([1.2, 1.0, 0.95, 0.95, 1.05, 0.9, 0.0])[dates.dayofweek]
+    pieces = []
+    for store in range(12):
+        level = 200.0 * (1 + store % 4)
+        mean = level * weekday * np.where(near, 1.4, 1.0)
+        units = rng.poisson(mean).astype(float)
+        open_day = ~closed
+        if store == 0:  # five extra closures in the last 8 weeks (a refit, say)
+            open_day = open_day & ~dates.isin(dates[-30:-25])
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "platform": "stores",
+                    "sku_id": f"s{store}",
+                    "category": "drugstore",
+                    "date": dates,
+                    "units": np.where(open_day, units, 0.0),
+                    "price": 1.0,
+                    "list_price": 1.0,
+                    "discount": 0.0,
+                    "on_promo": 0,
+                    "in_stock": open_day.astype(int),
+                }
+            )
+        )
+    return pd.concat(pieces, ignore_index=True)
+
+
+def test_open_share_marks_a_level_window_with_extra_closures():
+    from daiyun.features.forecast_frame import build_panel, origin_snapshot
+
+    panel = build_panel(_stores_closed_on_holidays(), "D")
+    stats = origin_snapshot(panel, len(panel.dates) - 1, 14).stats
+    share = stats["open_share"].to_numpy()
+    # store 0 lost 5 of its ~48 open days in the window; Sunday closures are every store's usual
+    assert share[0] < 0.93
+    assert np.all(np.abs(share[1:] - 1.0) < 0.05)
+
+
+def test_the_days_next_to_a_holiday_closure_are_forecast_higher():
+    from daiyun.models.forecast.lgbm import CLOSURE_FEATURES
+
+    # Ascension moves every year (2013-05-09, 2014-05-29, 2015-05-14): only the holiday distance,
+    # not the date, says that Wednesday 2015-05-13 comes before a closure
+    history = _stores_closed_on_holidays()
+    model = LGBMForecaster(
+        n_estimators=80, lookback=730, origin_stride=7, horizons_per_origin=14, horizon=14, market="DE"
+    ).fit(history, freq="D")
+    wednesdays = pd.to_datetime(["2015-05-06", "2015-05-13"])
+    future = pd.DataFrame({"platform": "stores", "sku_id": "s1", "date": wednesdays})
+    plain, before_holiday = model.predict(future)["lgbm"].to_numpy()
+    assert set(CLOSURE_FEATURES) <= set(model.features_)
+    assert before_holiday > 1.2 * plain
+
+
+def test_closure_features_only_for_shops_that_close_on_holidays(history):
+    from daiyun.features.forecast_frame import build_panel
+    from daiyun.models.forecast.lgbm import CLOSURE_FEATURES, calendar_tables, closes_on_holidays
+
+    stores = build_panel(_stores_closed_on_holidays(), "D")
+    online = build_panel(history, "D")  # the simulated brand sells on Chinese holidays
+
+    def calendar(panel, market):
+        platforms = sorted(panel.keys["platform"].unique())
+        return calendar_tables(platforms, panel.dates[0], panel.end, None, "D", market)
+
+    assert closes_on_holidays(stores, calendar(stores, "DE"))
+    assert not closes_on_holidays(online, calendar(online, "CN"))
+    model = LGBMForecaster(**TINY_LGBM).fit(history, freq="D")
+    assert not set(CLOSURE_FEATURES) & set(model.features_)

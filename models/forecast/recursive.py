@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from daiyun.features.forecast_frame import (
-    FEATURES,
     STEP,
     SeriesPanel,
     build_panel,
@@ -94,7 +93,9 @@ class RecursiveLGBMForecaster(LGBMForecaster):
                 on_promo[:, k : k + 1],
                 self.calendar_,
             )
-            raw = self.booster_.predict(grid[FEATURES], raw_score=True, num_threads=self.num_threads)
+            raw = self.booster_.predict(
+                grid[self.used_features], raw_score=True, num_threads=self.num_threads
+            )
             if self.offset:
                 raw = raw + np.log(series_base(grid))
             path[:, k] = np.exp(raw)
