@@ -100,7 +100,8 @@ def test_backtest_prices_plan_less_days_as_the_push_list_does(dataset) -> None:
     priced = past_forecasts(odd_data, BRAND, [as_of], HORIZON, TINY_FORECAST, regular_prices=served)
     clean = past_forecasts(dataset, BRAND, [as_of], HORIZON, TINY_FORECAST)
     keys = ["platform", "sku_id"]
-    both = priced.merge(clean, on=keys, suffixes=("", "_clean")).merge(naive, on=keys, suffixes=("", "_naive"))
+    both = priced.merge(clean, on=keys, suffixes=("", "_clean"))
+    both = both.merge(naive, on=keys, suffixes=("", "_naive"))
     both = both.loc[both["forecast_revenue_clean"] > 0]
     # the naive last price inflates revenue several-fold; the served price keeps it near the clean one
     assert (both["forecast_revenue_naive"] / both["forecast_revenue_clean"]).median() > 1.5
