@@ -45,7 +45,14 @@ RESULTS = Path(os.environ.get("DAIYUN_BUDGET_RESULTS", REPO / "benchmarks" / "re
 from daiyun.features.load import load  # noqa: E402
 from daiyun.models.budget.curves import ChannelCurves  # noqa: E402
 from daiyun.models.budget.optimizer import max_revenue  # noqa: E402
-from daiyun.models.budget.robust import DEFAULT_MAX_SHIFT, MODEL_LOG_ERROR, UPLIFT_ERROR_PER_MOVE  # noqa: E402
+from daiyun.models.budget.robust import (  # noqa: E402
+    DEFAULT_MAX_SHIFT,
+    MODEL_LOG_BIAS,
+    MODEL_LOG_ERROR,
+    UPLIFT_ERROR_PER_MOVE,
+    Z80,
+    calibrate_interval,
+)
 from daiyun.training.trainers.budget import DEFAULT_TRIALS, PRIOR_WEIGHT, fit_brand  # noqa: E402
 
 MULTIPLES = (0.5, 1.0, 2.0)
@@ -261,6 +268,13 @@ def family_draw(seed: int, trials: int) -> tuple[list[dict], dict]:
             "covered": totals["p10"] <= achieved <= totals["p90"],
             "p10_over_true": totals["p10"] / achieved,
             "p90_over_true": totals["p90"] / achieved,
+            # the bootstrap's own log spread of the total, backed out of the interval's width (the
+            # model error is added in quadrature): what robust.calibrate_interval needs
+            "bootstrap_log_spread": float(
+                np.sqrt(
+                    max((np.log(totals["p90"] / totals["p10"]) / (2 * Z80)) ** 2 - MODEL_LOG_ERROR**2, 0.0)
+                )
+            ),
             "prob_beats_current": answer["uplift"]["prob_beats_current"],
             "predicted_uplift": answer["uplift"]["ratio"],
             "true_uplift": achieved / current - 1.0,
@@ -330,6 +344,13 @@ def family_section(n_draws: int, trials: int, first: int = 0) -> str:
     worse = table["worse_than_current"].mean()
     ratio = table["claimed_over_true"].median()
     coverage = table["covered"].mean()
+    # what these draws would set the interval's centre and model error to (robust.calibrate_interval);
+    # the constants in use come from draws 100-159, never from the draws they are checked on
+    bias, model_error = calibrate_interval(
+        np.log(table["claimed_over_true"].to_numpy()),
+        table["bootstrap_log_spread"].to_numpy(),
+        table["draw"].to_numpy(),
+    )
 
     def status(ok: bool) -> str:
         return "met" if ok else "NOT met"
@@ -420,10 +441,12 @@ def family_section(n_draws: int, trials: int, first: int = 0) -> str:
         "channels, one or two lift tests each). Regret = (true optimum - true revenue of the split) / "
         "true optimum, true optimum by grid DP + SLSQP polish on the true curves, both laid out by the "
         "same daily plan. Baseline: the current mix (last year's shares scaled to the budget), measured "
-        f"in the same run. Fit {np.median(seconds):.1f} s per draw (median). The model-error terms of the "
-        f"intervals (MODEL_LOG_ERROR {MODEL_LOG_ERROR}, UPLIFT_ERROR_PER_MOVE {UPLIFT_ERROR_PER_MOVE}, in "
-        "`daiyun.models.budget.robust`) were set from a separate run on draws 100-111; nothing was set "
-        "from the draws below.\n\n"
+        f"in the same run. Fit {np.median(seconds):.1f} s per draw (median). The interval's centre and "
+        f"model error (MODEL_LOG_BIAS {MODEL_LOG_BIAS}, MODEL_LOG_ERROR {MODEL_LOG_ERROR}, in "
+        "`daiyun.models.budget.robust`) were set by `calibrate_interval` on draws 100-159 (run this "
+        "benchmark with `--only family --first-draw 100 --draws 60 --trials 20`), UPLIFT_ERROR_PER_MOVE "
+        f"{UPLIFT_ERROR_PER_MOVE} on draws 100-111; nothing was set from the draws below. Calibrated on "
+        f"these draws instead, they would be {bias:.3f} and {model_error:.3f}.\n\n"
         + markdown(summary)
         + "\n\nTrust region and lift tests (same fits, same draws):\n\n"
         + markdown(shift_table)
@@ -573,7 +596,8 @@ def main() -> None:
         f"({os.cpu_count()} cores shared with other jobs, load average {os.getloadavg()[0]:.1f} at "
         f"the start: times are pessimistic), Python {platform.python_version()}, "
         f"{args.trials} Optuna trials per platform and channel. "
-        "Command: `.venv/bin/python benchmarks/budget.py`.\n"
+        # the arguments as run (a section run alone, or fewer trials, must say so)
+        f"Command: `{' '.join(['.venv/bin/python', 'benchmarks/budget.py', *sys.argv[1:]])}`.\n"
     ]
     if "family" in parts:
         sections.append(family_section(args.draws, args.trials, args.first_draw))
