@@ -103,6 +103,48 @@ MONOTONE = {"discount": 1, "on_promo": 1, "rel_price": -1}
 REGULAR_PRICE_QUANTILE = 0.9
 REGULAR_PRICE_WINDOW = {"D": 91, "W": 13}
 DEAL_DISCOUNT = 0.05
+# Extra promotion columns beyond the contract's price / discount / on_promo (a scanner panel's
+# `feature` and `display` flags, `mechanic_*` indicators): numeric columns the history carries and the
+# plan can say in advance, read as known-future inputs (days a plan does not cover: 0). The data
+# contract keeps extra columns "ignored unless a model is told to use them": `brand_history` keeps a
+# sales column only when the promotions table carries it too. At most PROMO_EXTRA_MAX of them (by
+# name), so an export with dozens of stray columns cannot swamp the trees.
+PROMO_EXTRA_MAX = 4
+NOT_PROMO_EXTRA = {
+    *HISTORY_COLUMNS,
+    *FEATURES,
+    "brand",
+    "list_price",
+    "revenue",
+    "units",
+    "price",
+    "filled",
+    "series",
+    "origin",
+    "actual",
+    "expected",  # the simulators' truth: never an input
+    "expected_units",
+    "start",
+    "end",
+}
+
+
+def promo_extra_columns(frame: pd.DataFrame, also_in: object | None = None) -> list[str]:
+    """The extra promotion columns of `frame` (see PROMO_EXTRA_MAX); with `also_in`, only those in it too.
+
+    Numeric, not boolean (a True/False column is a label such as a benchmark's scoring mask, not a
+    plan quantity), not one of the contract's or the features' own names.
+    """
+    wanted = None if also_in is None else set(also_in)
+    names = [
+        str(c)
+        for c in frame.columns
+        if str(c) not in NOT_PROMO_EXTRA
+        and (wanted is None or c in wanted)
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+    return sorted(names)[:PROMO_EXTRA_MAX]
 
 
 # -------------------------------------------------------------------------------------------- panel
@@ -125,6 +167,7 @@ class SeriesPanel:
     on_promo: np.ndarray
     start: np.ndarray  # index of each series' first period
     regular_inferred: np.ndarray | None = None  # (S,) bool: regular price inferred, not given
+    extras: dict[str, np.ndarray] = field(default_factory=dict)  # promo_extra_columns: (S x T), 0 = none
 
     def index_of(self, date: pd.Timestamp) -> int:
         return int((pd.Timestamp(date) - self.dates[0]) / STEP[self.freq])
@@ -147,8 +190,11 @@ def regular_price(price: np.ndarray, freq: str) -> np.ndarray:
     return upper.ffill().bfill().to_numpy().T
 
 
-def build_panel(history: pd.DataFrame, freq: str = "D") -> SeriesPanel:
+def build_panel(history: pd.DataFrame, freq: str = "D", extras: list[str] | None = None) -> SeriesPanel:
     """Pivot one brand's long history (HISTORY_COLUMNS) into a `SeriesPanel`.
+
+    `extras`: the extra promotion columns to carry (default: `promo_extra_columns(history)`); one the
+    history lacks reads 0 (no feature, no display).
 
     The regular price is the given `list_price`, else price / (1 - discount) on discounted rows,
     else (a series whose data never says it) inferred by `regular_price`; for those series the
@@ -202,6 +248,11 @@ def build_panel(history: pd.DataFrame, freq: str = "D") -> SeriesPanel:
     started = np.arange(len(dates))[None, :] >= start[:, None]
     units = np.where(started, np.nan_to_num(units, nan=0.0), np.nan)  # gaps after the start are zero days
     observed = started & (in_stock > 0.5)
+    extras = promo_extra_columns(frame) if extras is None else list(extras)
+    extra_values = {
+        name: np.nan_to_num(spread(name, 0.0), nan=0.0) if name in frame.columns else np.zeros(shape)
+        for name in extras
+    }
     return SeriesPanel(
         keys=keys,
         dates=dates,
@@ -214,6 +265,7 @@ def build_panel(history: pd.DataFrame, freq: str = "D") -> SeriesPanel:
         on_promo=on_promo,
         start=start,
         regular_inferred=~known_regular,
+        extras=extra_values,
     )
 
 
@@ -478,12 +530,14 @@ def grid_features(
     on_promo: np.ndarray,
     calendar: dict[str, pd.DataFrame],
     cells: tuple[np.ndarray, np.ndarray] | None = None,
+    extras: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Feature rows for `series` (indices into the snapshot) x horizons 1..H, H = price.shape[1].
 
     price/discount/on_promo: (len(series), H) arrays, the plan for T+1..T+H. `calendar` maps a
     platform to its `daiyun.features.calendar.calendar_frame` indexed by date. Rows are series-major; with
     `cells` = (row positions into `series`, horizons 1..H) only those (series, h) rows are built.
+    `extras`: extra promotion columns' plans, name -> (len(series), H), each a feature of its own name.
     """
     n, horizon = price.shape
     freq = snapshot.freq
@@ -509,6 +563,8 @@ def grid_features(
     columns["price"] = take(price)
     columns["discount"] = take(discount)
     columns["on_promo"] = take(on_promo)
+    for name, values in (extras or {}).items():
+        columns[name] = take(np.asarray(values, dtype=float))
     with np.errstate(divide="ignore", invalid="ignore"):
         columns["rel_price"] = columns["price"] / columns["ref_price"]
 
@@ -618,6 +674,17 @@ def realised_plan(panel: SeriesPanel, origin_index: int, horizon: int) -> tuple[
     return price, discount, on_promo
 
 
+def realised_extras(panel: SeriesPanel, origin_index: int, horizon: int) -> dict[str, np.ndarray]:
+    """The extra promotion columns that happened after an origin (0 past the history's end)."""
+    hi = min(origin_index + 1 + horizon, len(panel.dates))
+    out = {}
+    for name, values in panel.extras.items():
+        grid = np.zeros((values.shape[0], horizon))
+        grid[:, : hi - origin_index - 1] = values[:, origin_index + 1 : hi]
+        out[name] = grid
+    return out
+
+
 def training_frame(
     panel: SeriesPanel,
     calendar: dict[str, pd.DataFrame],
@@ -640,6 +707,7 @@ def training_frame(
         if not len(live):
             continue
         price, discount, on_promo = realised_plan(panel, int(o), horizon)
+        extras = {k: v[live] for k, v in realised_extras(panel, int(o), horizon).items()}
         keep_h = np.sort(rng.choice(horizon, size=min(horizons_per_origin, horizon), replace=False)) + 1
         pick_s = np.repeat(np.arange(len(live)), len(keep_h))
         pick_h = np.tile(keep_h, len(live))
@@ -651,7 +719,14 @@ def training_frame(
         if not len(pick_s):
             continue
         piece = grid_features(
-            snapshot, live, price[live], discount[live], on_promo[live], calendar, cells=(pick_s, pick_h)
+            snapshot,
+            live,
+            price[live],
+            discount[live],
+            on_promo[live],
+            calendar,
+            cells=(pick_s, pick_h),
+            extras=extras,
         )
         series_rep = live[pick_s]
         rows = np.arange(len(pick_s))
@@ -674,12 +749,15 @@ def training_origins(
 
 
 # ----------------------------------------------------------------------------------------- serving
-def plan_for(snapshot: OriginSnapshot, future: pd.DataFrame) -> dict[str, np.ndarray]:
+def plan_for(
+    snapshot: OriginSnapshot, future: pd.DataFrame, extras: list[str] | tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
     """Map requested rows (platform, sku_id, date[, price, discount, on_promo]) onto the snapshot.
 
     Returns the distinct series asked for, the (series x horizon) plan arrays for T+1..T+H where H is
     the furthest date asked, and for every requested row its series position and horizon. A day
-    without a price is assumed at the regular price, without promotion.
+    without a price is assumed at the regular price, without promotion. `extras`: the extra promotion
+    columns to read (under "extras", name -> array); a column the request lacks, or a blank, is 0.
     """
     from daiyun.features.errors import NotFoundError, RequestError
 
@@ -734,6 +812,13 @@ def plan_for(snapshot: OriginSnapshot, future: pd.DataFrame) -> dict[str, np.nda
         on_promo[position[deal], row_h[deal] - 1] = 1.0
     elif "on_promo" in future.columns:
         on_promo[position, row_h - 1] = future["on_promo"].to_numpy(dtype=float)
+    planned = {}
+    for name in extras:
+        grid = np.zeros((len(series), horizon))
+        if name in future.columns:
+            values = pd.to_numeric(future[name], errors="coerce").to_numpy(dtype=float)
+            grid[position, row_h - 1] = np.nan_to_num(values, nan=0.0)
+        planned[name] = grid
     return {
         "series": series,
         "position": position,
@@ -741,6 +826,7 @@ def plan_for(snapshot: OriginSnapshot, future: pd.DataFrame) -> dict[str, np.nda
         "price": price,
         "discount": discount,
         "on_promo": on_promo,
+        "extras": planned,
     }
 
 
@@ -753,6 +839,10 @@ def brand_history(dataset: object, brand: str) -> pd.DataFrame:
     history = sales.merge(categories, on="sku_id", how="left")
     history["category"] = history["category"].fillna("unknown").astype(str)
     columns = [*HISTORY_COLUMNS, "list_price", "revenue"]
+    # extra promotion columns only where the promotions table says them too (a plan can give them)
+    promotions = getattr(mine, "promotions", None)
+    if promotions is not None:
+        columns += promo_extra_columns(sales, also_in=promotions.columns)
     return history[[c for c in columns if c in history.columns]].reset_index(drop=True)
 
 
@@ -763,10 +853,12 @@ def promotion_days(
 
     One row per series and period in [first, last] that a promotion touches: platform, sku_id, date,
     discount, price (NaN where the row gave only a discount), on_promo (0 when the row is a price
-    plan without a discount). Weekly periods take the mean over the week's days (days outside any
-    promotion count as regular). Later rows win when two overlap.
+    plan without a discount), and the extra promotion columns (`promo_extra_columns`, blank: 0).
+    Weekly periods take the mean over the week's days (days outside any promotion count as regular).
+    Later rows win when two overlap.
     """
-    columns = ["platform", "sku_id", "date", "discount", "price", "on_promo"]
+    extra = [] if promotions is None else promo_extra_columns(promotions)
+    columns = ["platform", "sku_id", "date", "discount", "price", "on_promo", *extra]
     if promotions is None or promotions.empty:
         return pd.DataFrame(columns=columns)
     first, last = pd.Timestamp(first), pd.Timestamp(last)
@@ -793,6 +885,10 @@ def promotion_days(
             "date": pd.to_datetime(starts[source] + offsets.astype("timedelta64[D]")),
             "discount": pd.to_numeric(discount, errors="coerce").to_numpy(float)[source],
             "price": pd.to_numeric(price, errors="coerce").to_numpy(float)[source],
+            **{
+                name: np.nan_to_num(pd.to_numeric(promotions[name], errors="coerce").to_numpy(float))[source]
+                for name in extra
+            },
         }
     )
     daily = daily.drop_duplicates(["platform", "sku_id", "date"], keep="last")
@@ -806,6 +902,7 @@ def promotion_days(
             discount=("discount", lambda s: s.fillna(0).sum() / 7),
             price=("price", "mean"),
             on_promo=("on_promo", lambda s: s.fillna(0).sum() / 7),
+            **{name: (name, lambda s: s.fillna(0).sum() / 7) for name in extra},
         )
     daily = daily.loc[(daily["date"] >= first) & (daily["date"] <= last)]
     return daily[columns].reset_index(drop=True)

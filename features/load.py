@@ -102,6 +102,7 @@ def load(directory: str | Path, brands: Iterable[str] | str | None = None) -> Da
             PROMOTIONS_COLUMNS,
             text=("brand", "platform", "sku_id", "mechanic"),
             sort=["brand", "platform", "sku_id", "start"],
+            numeric_extras=True,
         ),
         experiments=_normalise(
             experiments,
@@ -653,9 +654,17 @@ def _normalise_ads(ads: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def _normalise(
-    frame: pd.DataFrame | None, columns: list[str], text: tuple[str, ...], sort: list[str]
+    frame: pd.DataFrame | None,
+    columns: list[str],
+    text: tuple[str, ...],
+    sort: list[str],
+    numeric_extras: bool = False,
 ) -> pd.DataFrame:
-    """The contract columns only (absent ones blank), in contract order; an empty frame when no file."""
+    """The contract columns (absent ones blank), in contract order; an empty frame when no file.
+
+    `numeric_extras` keeps the file's other numeric columns after them (the promotions table's
+    feature / display / mechanic flags, which the forecast reads as known-future inputs when the
+    sales history carries them too); other extra columns are dropped."""
     dates = [c for c in columns if c in ("date", "start", "end")]
     if frame is None:
         empty = {
@@ -675,4 +684,13 @@ def _normalise(
         out[column] = out[column].astype("str")
     for column in dates:
         out[column] = out[column].astype("datetime64[ns]")
-    return out.sort_values(sort, kind="stable").reset_index(drop=True)[columns]
+    extras = []
+    if numeric_extras:
+        for column in frame.columns:
+            values = frame[column]
+            if column not in columns and pd.api.types.is_numeric_dtype(values) and not (
+                pd.api.types.is_bool_dtype(values)
+            ):
+                out[column] = values.astype("float64")
+                extras.append(column)
+    return out.sort_values(sort, kind="stable").reset_index(drop=True)[columns + extras]

@@ -58,9 +58,15 @@ def _version(champion: Champion) -> ModelVersion:
 def _promotion_plan(request: ForecastRequest) -> pd.DataFrame | None:
     if not request.promotions:
         return None
-    rows = [row.model_dump() | {"brand": request.brand} for row in request.promotions]
+    rows = []
+    for row in request.promotions:
+        fields = row.model_dump(exclude={"flags"}) | {"brand": request.brand}
+        rows.append(fields | {name: float(value) for name, value in (row.flags or {}).items()})
     columns = ["brand", "platform", "sku_id", "start", "end", "discount", "price", "mechanic"]
-    plan = pd.DataFrame(rows, columns=columns)
+    # a flag one row gives and another does not is 0 there: that row's promotion does not have it
+    flags = sorted({name for row in request.promotions for name in (row.flags or {})} - set(columns))
+    plan = pd.DataFrame(rows, columns=columns + flags)
+    plan[flags] = plan[flags].fillna(0.0).astype("float64")
     plan["start"] = pd.to_datetime(plan["start"])
     plan["end"] = pd.to_datetime(plan["end"])
     plan["discount"] = plan["discount"].astype("float64")

@@ -90,6 +90,9 @@ class ModelVersion(_Answer):
 # ---------------------------------------------------------------------------- forecast
 
 
+MAX_PROMOTION_FLAGS = 8  # the forecast reads at most 4 (features.forecast_frame.PROMO_EXTRA_MAX)
+
+
 class PromotionPlanRow(_Request):
     """One row of the planner's promotion plan, as in the contract's promotions table."""
 
@@ -101,11 +104,21 @@ class PromotionPlanRow(_Request):
     discount: float | None = Field(None, ge=0, lt=1, strict=True, description="fraction off the list price")
     price: float | None = Field(None, gt=0, le=1e9, strict=True, description="planned paid price per unit")
     mechanic: str | None = Field(None, max_length=MAX_NAME)
+    flags: dict[Name, float] | None = Field(
+        None,
+        max_length=MAX_PROMOTION_FLAGS,
+        description="extra promotion inputs by name, e.g. {\"display\": 1, \"feature\": 0}: read as "
+        "known-future inputs when the brand's sales history carries the same columns",
+    )
 
     @model_validator(mode="after")
     def _price_or_discount(self) -> PromotionPlanRow:
         if self.discount is None and self.price is None:
             raise ValueError("a promotion row needs `discount` (in [0, 1)) or `price` (> 0)")
+        taken = sorted(set(self.flags or {}) & set(PromotionPlanRow.model_fields))
+        if taken:
+            named = ", ".join(taken)
+            raise ValueError(f"`flags` may not name the row's own fields ({named}): set those directly")
         if self.end < self.start:
             raise ValueError(f"`end` {self.end} is before `start` {self.start}")
         return self

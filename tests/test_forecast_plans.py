@@ -193,3 +193,147 @@ def test_prophet_reads_the_market_holidays_too() -> None:
     cn = prophet_holidays(pd.Timestamp("2024-09-01"), pd.Timestamp("2024-12-31"))
     assert de["holiday"].str.startswith("de_").all() and pd.Timestamp("2024-10-03") in set(de["ds"])
     assert cn["holiday"].str.contains("double11").any() and not de["holiday"].str.contains("double11").any()
+
+
+def _display_history(weeks: int = 120, n_skus: int = 6, seed: int = 1) -> pd.DataFrame:
+    """Weekly history at one price where `display` weeks sell 2x; `display` is not folded into on_promo."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2022-01-05", periods=weeks, freq="7D")
+    rows = []
+    for k in range(n_skus):
+        display = (rng.random(weeks) < 0.25).astype(float)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "platform": "store1",
+                    "sku_id": f"upc{k}",
+                    "category": "cereal",
+                    "date": dates,
+                    "units": rng.poisson((20.0 + 10 * k) * (1 + display)).astype(float),
+                    "price": 3.0,
+                    "discount": 0.0,
+                    "on_promo": 0,
+                    "in_stock": 1,
+                    "display": display,
+                    "revenue": 1.0,  # a contract column, never a promotion input
+                    "deal": display > 0,  # a boolean label (a benchmark's scoring mask), never an input
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.mark.parametrize("recursive", [False, True])
+def test_an_extra_promotion_column_is_a_known_future_input(recursive: bool) -> None:
+    from daiyun.models.forecast.lgbm import LGBMForecaster
+    from daiyun.models.forecast.recursive import RecursiveLGBMForecaster
+
+    history = _display_history()
+    kind = RecursiveLGBMForecaster if recursive else LGBMForecaster
+    model = kind(n_estimators=60, horizon=13, origin_stride=2, lookback=104, min_data_in_leaf=10, market="US")
+    model.fit(history, freq="W")
+    assert model.used_extras == ["display"]
+    assert "display" in model.used_features
+    assert "revenue" not in model.used_features and "deal" not in model.used_features
+    step = pd.Timedelta(weeks=1)
+    weeks = [history["date"].max() + step * h for h in (1, 2, 3)]
+    plan = pd.DataFrame({"platform": "store1", "sku_id": "upc3", "date": weeks, "price": 3.0})
+    on = model.predict(plan.assign(display=[0.0, 1.0, 0.0]))[model.name].to_numpy()
+    off = model.predict(plan.assign(display=0.0))[model.name].to_numpy()
+    without = model.predict(plan)[model.name].to_numpy()  # a plan without the column: no display
+    assert on[1] > 1.5 * off[1]
+    assert on[0] == pytest.approx(off[0], rel=0.1)
+    assert np.allclose(without, off)
+
+
+def test_a_model_saved_before_extra_promotion_columns_still_predicts() -> None:
+    from daiyun.models.forecast.lgbm import LGBMForecaster
+
+    history = _display_history().drop(columns=["display"])
+    model = LGBMForecaster(n_estimators=20, horizon=13, origin_stride=4, lookback=104, market="US")
+    model.fit(history, freq="W")
+    del model.promo_extras_  # what a bundle pickled before the change holds
+    week = history["date"].max() + pd.Timedelta(weeks=1)
+    asked = pd.DataFrame({"platform": "store1", "sku_id": "upc0", "date": [week], "display": [1.0]})
+    assert np.isfinite(model.predict(asked)["lgbm"]).all()
+
+
+def test_promotion_days_carry_extra_promotion_columns() -> None:
+    plan = pd.DataFrame(
+        {
+            "brand": "b",
+            "platform": "store1",
+            "sku_id": "upc0",
+            "start": [pd.Timestamp("2024-03-06")],
+            "end": [pd.Timestamp("2024-03-12")],
+            "price": [2.5],
+            "display": [1],
+            "mechanic": ["feature"],
+        }
+    )
+    weekly = promotion_days(plan, pd.Timestamp("2024-03-06"), pd.Timestamp("2024-03-20"), "W")
+    assert weekly["display"].tolist() == [1.0]
+
+
+def test_brand_history_keeps_an_extra_column_only_when_the_promotions_table_has_it() -> None:
+    from types import SimpleNamespace
+
+    from daiyun.features.forecast_frame import brand_history
+
+    sales = _display_history(weeks=10, n_skus=1).drop(columns=["category"]).assign(brand="b")
+    products = pd.DataFrame({"sku_id": ["upc0"], "category": ["cereal"]})
+
+    def dataset(promotion_columns: list[str]) -> SimpleNamespace:
+        promotions = pd.DataFrame(columns=["brand", "platform", "sku_id", "start", "end", *promotion_columns])
+        mine = SimpleNamespace(sales=sales, products=products, promotions=promotions)
+        return SimpleNamespace(for_brand=lambda brand: mine)
+
+    assert "display" in brand_history(dataset(["price", "display"]), "b").columns
+    assert "display" not in brand_history(dataset(["price"]), "b").columns
+
+
+def test_a_display_plan_moves_the_served_forecast(tmp_path) -> None:
+    """Through the product's own path: a data directory whose sales and promotions both carry
+    `display`, the backtest, the bundle, and a scenario asking for display weeks."""
+    from daiyun.features.load import load
+    from daiyun.training.trainers.backtest import BacktestConfig, run_backtest
+    from daiyun.training.trainers.forecast import fit_bundle
+
+    history = _display_history(n_skus=4)
+    sales = history.drop(columns=["category", "deal", "discount"]).assign(
+        brand="b", revenue=history["units"] * history["price"], list_price=3.0
+    )
+    sales.to_csv(tmp_path / "sales.csv", index=False)
+    pd.DataFrame({"brand": "b", "sku_id": sorted(sales["sku_id"].unique()), "category": "cereal"}).to_csv(
+        tmp_path / "products.csv", index=False
+    )
+    # past display weeks are in the stored plan too, as a scanner data set's promotions would be
+    shown = history.loc[history["display"] > 0]
+    promotions = pd.DataFrame({"brand": "b", "platform": shown["platform"], "sku_id": shown["sku_id"],
+                               "start": shown["date"], "end": shown["date"] + pd.Timedelta(days=6),
+                               "price": 3.0, "display": 1})
+    promotions.to_csv(tmp_path / "promotions.csv", index=False)
+    (tmp_path / "dataset.yaml").write_text("market: US\n")
+    dataset = load(tmp_path)
+    tiny = {"n_estimators": 60, "horizon": 4, "origin_stride": 2, "lookback": 104, "min_data_in_leaf": 10}
+    config = BacktestConfig(windows=1, horizon=4, members=("lgbm",), baselines=(), lgbm_params=tiny)
+    bundle = fit_bundle(dataset, "b", run_backtest(dataset, "b", config))
+    week = bundle.origin + pd.Timedelta(weeks=2)
+    scenario = pd.DataFrame({"platform": ["store1"], "sku_id": ["upc3"], "start": [week],
+                             "end": [week + pd.Timedelta(days=6)], "price": [3.0]})
+    asked = dict(start=week, end=week, sku_ids=["upc3"])
+    on = bundle.forecast(promotions=scenario.assign(display=1), **asked)["mean"].iloc[0]
+    off = bundle.forecast(promotions=scenario.assign(display=0), **asked)["mean"].iloc[0]
+    assert on > 1.5 * off
+
+
+def test_a_plan_file_s_flag_columns_arrive_as_numbers(tmp_path) -> None:
+    from daiyun.training.cli.output import read_plan
+
+    path = tmp_path / "plan.csv"
+    path.write_text("platform,sku_id,start,end,price,display,note\n"
+                    "store1,upc3,2024-03-06,2024-03-12,3.0,1,end cap\n"
+                    "store1,upc2,2024-03-06,2024-03-12,2.5,,\n")
+    plan, _ = read_plan(path, "b")
+    assert plan["display"].tolist() == [1.0, 0.0]  # a CSV's flags are text until read
+    assert plan["note"].tolist()[0] == "end cap"  # words stay words (and are not model inputs)

@@ -136,6 +136,22 @@ def test_forecast_uses_the_promotion_plan_and_levels(client: TestClient) -> None
     assert brand_level["rows"][0]["mean"] == pytest.approx(2 * (10 + 11 + 12))
 
 
+def test_promotion_flags_reach_the_forecast_as_plan_columns(client: TestClient) -> None:
+    day = {"platform": "tmall", "sku_id": "beauty-sku0", "start": START, "end": START, "discount": 0.2}
+    other = {**day, "sku_id": "beauty-sku1"}
+    plan = [{**day, "flags": {"display": 1}}, other]  # the second row has no flag: 0 there
+    body = client.post(
+        "/forecast", json=forecast_body(sku_ids=["beauty-sku0", "beauty-sku1"], platforms=["tmall"],
+                                        promotions=plan),
+        headers=BEAUTY,
+    ).json()
+    first = {row["sku_id"]: row["mean"] for row in body["rows"] if row["date"].startswith(START)}
+    assert first == {"beauty-sku0": 30.0, "beauty-sku1": 16.5}  # x1.5 promoted, x2 displayed
+    clash = client.post("/forecast", json=forecast_body(promotions=[{**day, "flags": {"price": 1}}]),
+                        headers=BEAUTY)
+    assert clash.status_code == 400 and "flags" in clash.text
+
+
 def test_budget_and_scores_name_their_versions(client: TestClient) -> None:
     budget = client.post("/recommend_budget", json=budget_body(), headers=BEAUTY)
     assert budget.status_code == 200, budget.text

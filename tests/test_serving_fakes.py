@@ -60,6 +60,8 @@ class FakeForecastBundle:
                     & frame["date"].between(row.start, row.end)
                 )
                 frame.loc[hit, "mean"] *= 1.5
+                if getattr(row, "display", 0.0) == 1.0:  # an extra promotion flag reached the model
+                    frame.loc[hit, "mean"] *= 2.0
         for q in quantiles:
             frame[f"p{round(q * 100, 6):g}"] = frame["mean"] * (0.5 + q)
         frame["brand"] = self.brand

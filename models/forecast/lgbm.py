@@ -17,6 +17,10 @@ Where the shops close on public holidays (`closes_on_holidays`: Rossmann, not an
 trees also read where a closed day's demand went (`CLOSURE_FEATURES`): days to and since a holiday,
 and the share of open days in the level window (Rossmann holdout WRMSSE 0.152 -> 0.124, bias +5.4%
 -> +3.6%, benchmarks/results/forecast_peers.md).
+Extra promotion columns (a scanner panel's `feature` / `display`, `mechanic_*` flags;
+`daiyun.features.forecast_frame.promo_extra_columns`) that the history carries are known-future
+inputs of their own: the fitted model records their names (`promo_extras_`) and reads the same
+columns from the plan, 0 where the plan does not say them.
 """
 
 from __future__ import annotations
@@ -197,7 +201,10 @@ class LGBMForecaster:
         )
         # the closure features only where the shops close on holidays (see closes_on_holidays)
         closing = closes_on_holidays(panel, self.calendar_)
-        self.features_ = [f for f in FEATURES if closing or f not in CLOSURE_FEATURES]
+        # the history's extra promotion columns (build_panel found them), kept only where they vary:
+        # a flag that is always 0 in the history has nothing to teach the trees
+        self.promo_extras_ = [name for name, values in panel.extras.items() if np.nanstd(values) > 0]
+        self.features_ = [f for f in FEATURES if closing or f not in CLOSURE_FEATURES] + self.promo_extras_
         return panel
 
     def _train_booster(self, frame: pd.DataFrame) -> None:
@@ -281,17 +288,28 @@ class LGBMForecaster:
         return list(features) if features is not None else list(self.booster_.feature_name())
 
     @property
+    def used_extras(self) -> list[str]:
+        """The extra promotion columns the trees read (none for a model saved before they existed)."""
+        return list(getattr(self, "promo_extras_", []))
+
+    @property
     def origin_(self) -> pd.Timestamp:
         return self.snapshot_.origin
 
     def predict_frame_features(self, future: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """The feature rows for `future` (same order) and their offsets."""
-        plan = plan_for(self.snapshot_, future)
+        plan = plan_for(self.snapshot_, future, self.used_extras)
         horizon_end = self.snapshot_.origin + STEP[self.freq_] * int(plan["h"].max())
         if horizon_end > min(table.index.max() for table in self.calendar_.values()):
             self._extend_calendar(horizon_end)
         grid = grid_features(
-            self.snapshot_, plan["series"], plan["price"], plan["discount"], plan["on_promo"], self.calendar_
+            self.snapshot_,
+            plan["series"],
+            plan["price"],
+            plan["discount"],
+            plan["on_promo"],
+            self.calendar_,
+            extras=plan["extras"],
         )
         horizon = plan["price"].shape[1]
         rows = plan["position"] * horizon + plan["h"] - 1

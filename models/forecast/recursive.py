@@ -44,6 +44,7 @@ def _recent(panel: SeriesPanel) -> SeriesPanel:
         on_promo=panel.on_promo[:, cut:],
         start=panel.start - cut,  # negative: started before the kept window (age stays true)
         regular_inferred=panel.regular_inferred,
+        extras={name: values[:, cut:] for name, values in panel.extras.items()},
     )
 
 
@@ -71,7 +72,7 @@ class RecursiveLGBMForecaster(LGBMForecaster):
         return self
 
     def predict(self, future: pd.DataFrame) -> pd.DataFrame:
-        plan = plan_for(self.snapshot_, future)
+        plan = plan_for(self.snapshot_, future, self.used_extras)
         horizon = plan["price"].shape[1]
         panel = self.panel_
         n = len(panel.keys)
@@ -81,6 +82,10 @@ class RecursiveLGBMForecaster(LGBMForecaster):
         on_promo = np.zeros((n, horizon))
         price[plan["series"]], discount[plan["series"]] = plan["price"], plan["discount"]
         on_promo[plan["series"]] = plan["on_promo"]
+        # extra promotion columns (feature, display...): 0 for the series the request does not name
+        extras = {name: np.zeros((n, horizon)) for name in plan["extras"]}
+        for name, values in plan["extras"].items():
+            extras[name][plan["series"]] = values
         path = np.zeros((n, horizon))
         everyone = np.arange(n)
         for k in range(horizon):
@@ -92,6 +97,7 @@ class RecursiveLGBMForecaster(LGBMForecaster):
                 discount[:, k : k + 1],
                 on_promo[:, k : k + 1],
                 self.calendar_,
+                extras={name: values[:, k : k + 1] for name, values in extras.items()},
             )
             raw = self.booster_.predict(
                 grid[self.used_features], raw_score=True, num_threads=self.num_threads
@@ -125,4 +131,6 @@ def _append(
         on_promo=add(panel.on_promo, on_promo),
         start=panel.start,
         regular_inferred=panel.regular_inferred,
+        # a panel pickled before extra promotion columns existed has none
+        extras={k: add(v, np.zeros(len(units))) for k, v in getattr(panel, "extras", {}).items()},
     )

@@ -11,11 +11,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from daiyun.features.errors import ContractError, RequestError
+
+if TYPE_CHECKING:
+    from daiyun.features.contract import Table
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".json", ".xlsx")
 PLAN_SUFFIXES = (".csv", ".parquet", ".xlsx")
@@ -105,4 +108,19 @@ def read_plan(path: Path | str, brand: str) -> tuple[pd.DataFrame, str | None]:
             f"{path.name}: used the {int(mine.sum())} rows of brand '{brand}'; ignored {int((~mine).sum())} "
             f"rows of {len(others)} other brand(s) ({', '.join(others[:5])})"
         )
-    return plan.loc[mine].reset_index(drop=True), note
+    return _numeric_extras(plan.loc[mine].reset_index(drop=True), PROMOTIONS), note
+
+
+def _numeric_extras(plan: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Extra columns that are numbers on every filled row (a CSV's `display` flags arrive as text)
+    become numbers: the forecast reads them as known-future promotion inputs. Others stay as given."""
+    known = {column.name for column in table.columns}
+    for column in plan.columns:
+        if column in known or pd.api.types.is_numeric_dtype(plan[column]):
+            continue
+        text = plan[column].astype("str").str.strip()
+        filled = text.ne("") & plan[column].notna()
+        numbers = pd.to_numeric(text.where(filled), errors="coerce")
+        if filled.any() and numbers[filled].notna().all():
+            plan[column] = numbers.fillna(0.0).astype("float64")
+    return plan

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from daiyun.features.forecast_frame import STEP, brand_history
+from daiyun.features.forecast_frame import STEP, brand_history, promo_extra_columns
 from daiyun.features.forecast_terms import DEFAULT_QUANTILES, quantile_column
 from daiyun.models.forecast.ensemble import EnsembleWeights
 from daiyun.models.forecast.intervals import ConformalIntervals
@@ -162,9 +162,9 @@ def window_predictions(
     for name in models:
         member = make_member(name, config.lgbm_params, config.prophet_params, config.prophet_top_n, market)
         member.fit(past, events=events, freq=freq)
-        frame[name] = member.predict(future[["platform", "sku_id", "date", "price", "discount", "on_promo"]])[
-            name
-        ].to_numpy(float)
+        # the plan: price, discount, on_promo and any extra promotion columns the history carries
+        plan = ["platform", "sku_id", "date", "price", "discount", "on_promo", *promo_extra_columns(future)]
+        frame[name] = member.predict(future[plan])[name].to_numpy(float)
         fitted[name] = member
     event = np.zeros(len(frame), dtype=bool)
     for platform, table in calendar.items():
