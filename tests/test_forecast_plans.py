@@ -24,22 +24,17 @@ def _price_only_history(weeks: int = 120, n_skus: int = 6, seed: int = 0) -> pd.
             deal, regular * rng.uniform(0.6, 0.8, weeks), regular * rng.uniform(0.99, 1.0, weeks)
         )
         mean = base * (price / regular) ** -2.5
-        rows.append(
-            pd.DataFrame(
-                {
-                    "platform": "store1",
-                    "sku_id": f"upc{k}",
-                    "category": "cereal",
-                    "date": dates,
-                    "units": rng.poisson(mean).astype(float),
-                    "price": np.round(price, 2),
-                    "discount": 0.0,
-                    "on_promo": 0,
-                    "in_stock": 1,
-                }
-            )
-        )
+        rows.append(_weekly_item(k, dates, rng.poisson(mean).astype(float), np.round(price, 2)))
     return pd.concat(rows, ignore_index=True)
+
+
+def _weekly_item(
+    k: int, dates: pd.DatetimeIndex, units: np.ndarray, price: object, **extra: object
+) -> pd.DataFrame:
+    """One store item's weekly rows: no discount, no promotion flag, always in stock."""
+    return pd.DataFrame({"platform": "store1", "sku_id": f"upc{k}", "category": "cereal", "date": dates,
+                         "units": units, "price": price, "discount": 0.0, "on_promo": 0, "in_stock": 1,
+                         **extra})
 
 
 def test_regular_price_is_inferred_from_a_price_only_history() -> None:
@@ -202,24 +197,10 @@ def _display_history(weeks: int = 120, n_skus: int = 6, seed: int = 1) -> pd.Dat
     rows = []
     for k in range(n_skus):
         display = (rng.random(weeks) < 0.25).astype(float)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "platform": "store1",
-                    "sku_id": f"upc{k}",
-                    "category": "cereal",
-                    "date": dates,
-                    "units": rng.poisson((20.0 + 10 * k) * (1 + display)).astype(float),
-                    "price": 3.0,
-                    "discount": 0.0,
-                    "on_promo": 0,
-                    "in_stock": 1,
-                    "display": display,
-                    "revenue": 1.0,  # a contract column, never a promotion input
-                    "deal": display > 0,  # a boolean label (a benchmark's scoring mask), never an input
-                }
-            )
-        )
+        units = rng.poisson((20.0 + 10 * k) * (1 + display)).astype(float)
+        rows.append(_weekly_item(k, dates, units, 3.0, display=display,
+                                 revenue=1.0,  # a contract column, never a promotion input
+                                 deal=display > 0))  # a boolean label (a scoring mask), never an input
     return pd.concat(rows, ignore_index=True)
 
 
