@@ -52,6 +52,7 @@ from daiyun.models.budget.robust import (  # noqa: E402
     UPLIFT_ERROR_PER_MOVE,
     Z80,
     calibrate_interval,
+    moved_share,
 )
 from daiyun.training.trainers.budget import DEFAULT_TRIALS, PRIOR_WEIGHT, fit_brand  # noqa: E402
 
@@ -295,8 +296,9 @@ def family_draw(seed: int, trials: int) -> tuple[list[dict], dict]:
                 )
                 # how far the split moves from the current mix (share of the budget moved): the
                 # uplift's model error grows with it (robust.UPLIFT_ERROR_PER_MOVE)
-                moved = np.array([r["spend"] for r in other["channels"]]) - shares * budget
-                row["unheld_moved_share"] = float(np.abs(moved).sum() / (2 * budget))
+                row["unheld_moved_share"] = moved_share(
+                    np.array([r["spend"] for r in other["channels"]]), shares * budget
+                )
             row[f"regret_shift_{label}"] = (
                 optimum - true_total(np.array([r["spend"] for r in other["channels"]]))
             ) / optimum

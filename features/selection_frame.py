@@ -258,7 +258,13 @@ def selection_frame(
             )
         )
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KEYS)
-    frame["forecast_revenue"] = np.nan
+    return attach_forecasts(frame, forecasts)
+
+
+def attach_forecasts(frame: pd.DataFrame, forecasts: pd.DataFrame | None) -> pd.DataFrame:
+    """`frame` with its forecast_revenue column (re)set from `forecasts` (brand, platform, sku_id,
+    as_of, forecast_revenue; NaN where none), ordered by brand, platform, as_of."""
+    frame = frame.drop(columns="forecast_revenue", errors="ignore").assign(forecast_revenue=np.nan)
     if forecasts is not None and not forecasts.empty:
         known = forecasts[KEYS + ["forecast_revenue"]].copy()
         known["as_of"] = pd.to_datetime(known["as_of"])

@@ -64,7 +64,8 @@ def _promotion_plan(request: ForecastRequest) -> pd.DataFrame | None:
         rows.append(fields | {name: float(value) for name, value in (row.flags or {}).items()})
     columns = ["brand", "platform", "sku_id", "start", "end", "discount", "price", "mechanic"]
     # a flag one row gives and another does not is 0 there: that row's promotion does not have it
-    flags = sorted({name for row in request.promotions for name in (row.flags or {})} - set(columns))
+    # (the schema refuses a flag named like a row field)
+    flags = sorted({name for row in request.promotions for name in (row.flags or {})})
     plan = pd.DataFrame(rows, columns=columns + flags)
     plan[flags] = plan[flags].fillna(0.0).astype("float64")
     plan["start"] = pd.to_datetime(plan["start"])

@@ -9,6 +9,7 @@ the brand's current mix, the daily plan by event phase, and curve points for plo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -360,12 +361,11 @@ class BudgetBundle:
             # do no harm: a move the model is not sure beats the current mix (model error included)
             # is not made whole; the split goes only as far toward it from the current mix (inside
             # the user's own constraints) as still beats that mix with min_confidence
-            sure = _prob_beats(curves, allocation.spend, current_spend, current_revenue)
+            beats = _prob_beats(curves, current_spend, current_revenue)
+            sure = beats(allocation.spend)
             if sure is not None and sure < min_confidence:
                 keep = np.where(fixed, lower, np.clip(shares * budget, lower, upper))
-                part = _confident_part(
-                    curves, keep, allocation.spend, current_spend, current_revenue, min_confidence
-                )
+                part = _confident_part(beats, keep, allocation.spend, min_confidence)
                 spend = keep + part * (allocation.spend - keep)
                 allocation = max_revenue(
                     curves, budget, spend, np.maximum(spend, np.where(fixed, upper, spend)), fixed, grid
@@ -701,27 +701,28 @@ class BudgetBundle:
 
 
 def _prob_beats(
-    curves: Any, spend: np.ndarray, current_spend: np.ndarray, current_revenue: np.ndarray
-) -> float | None:
-    """Probability that `spend` out-earns the current mix (bootstrap and model error)."""
-    gain_draws = curves.revenue_draws(spend)
-    if gain_draws is not None:
-        gain_draws = gain_draws.sum(axis=1) - curves.revenue_draws(current_spend).sum(axis=1)
-    gain = float(curves.revenue(spend).sum()) - float(current_revenue.sum())
-    moved = moved_share(spend, current_spend)
-    return uplift_interval(gain, gain_draws, float(current_revenue.sum()), moved)[2]
+    curves: Any, current_spend: np.ndarray, current_revenue: np.ndarray
+) -> Callable[[np.ndarray], float | None]:
+    """spend -> probability that it out-earns the current mix (bootstrap and model error). The
+    current mix's own draws are computed once: the partial-move search asks up to 20 splits."""
+    current_draws = curves.revenue_draws(current_spend)
+    current_total = float(current_revenue.sum())
+
+    def sure(spend: np.ndarray) -> float | None:
+        gain_draws = curves.revenue_draws(spend)
+        if gain_draws is not None:
+            gain_draws = gain_draws.sum(axis=1) - current_draws.sum(axis=1)
+        gain = float(curves.revenue(spend).sum()) - current_total
+        return uplift_interval(gain, gain_draws, current_total, moved_share(spend, current_spend))[2]
+
+    return sure
 
 
 CONFIDENT_STEPS = 20  # the part of the move tried, in steps of 5% of it
 
 
 def _confident_part(
-    curves: Any,
-    keep: np.ndarray,
-    best: np.ndarray,
-    current_spend: np.ndarray,
-    current_revenue: np.ndarray,
-    min_confidence: float,
+    beats: Callable[[np.ndarray], float | None], keep: np.ndarray, best: np.ndarray, min_confidence: float
 ) -> float:
     """The largest part (0 to 1, in 5% steps) of the move from `keep` toward `best` that beats the
     current mix with `min_confidence`. The model error grows with the money moved while the expected
@@ -729,7 +730,7 @@ def _confident_part(
     where the whole one is not; 0 when no part is (the current mix is kept)."""
     for k in range(CONFIDENT_STEPS - 1, 0, -1):
         part = k / CONFIDENT_STEPS
-        sure = _prob_beats(curves, keep + part * (best - keep), current_spend, current_revenue)
+        sure = beats(keep + part * (best - keep))
         if sure is not None and sure >= min_confidence:
             return part
     return 0.0

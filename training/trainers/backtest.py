@@ -159,11 +159,11 @@ def window_predictions(
     frame["origin"] = origin
     frame["h"] = ((frame["date"] - origin) / STEP[freq]).astype(int)
     fitted = {}
+    # the plan: price, discount, on_promo and any extra promotion columns the history carries
+    plan = ["platform", "sku_id", "date", "price", "discount", "on_promo", *promo_extra_columns(future)]
     for name in models:
         member = make_member(name, config.lgbm_params, config.prophet_params, config.prophet_top_n, market)
         member.fit(past, events=events, freq=freq)
-        # the plan: price, discount, on_promo and any extra promotion columns the history carries
-        plan = ["platform", "sku_id", "date", "price", "discount", "on_promo", *promo_extra_columns(future)]
         frame[name] = member.predict(future[plan])[name].to_numpy(float)
         fitted[name] = member
     event = np.zeros(len(frame), dtype=bool)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from daiyun.features.dataset import Dataset
-from daiyun.features.selection_frame import GROUP_KEYS, KEYS, periods, selection_frame
+from daiyun.features.selection_frame import KEYS, attach_forecasts, periods, selection_frame
 from daiyun.models.selection.baselines import BASELINES
 from daiyun.models.selection.bundle import SelectionBundle, snapshot
 from daiyun.models.selection.correction import ForecastBlend, ForecastCorrection, forecast_rate_log
@@ -186,9 +186,7 @@ def brand_frame(dataset: Dataset, brand: str, config: SelectionConfig,
     frame = selection_frame(mine, dates, horizon, target=config.target)
     forecasts = past_forecasts(mine, brand, dates, horizon, {**(lgbm_params or {}), **config.forecast_params},
                                regular_prices=frame[["platform", "sku_id", "as_of", "list_price"]])
-    known = forecasts[[*KEYS, "forecast_revenue"]].assign(as_of=lambda f: pd.to_datetime(f["as_of"]))
-    frame = frame.drop(columns="forecast_revenue").merge(known, on=KEYS, how="left")
-    return frame.sort_values(GROUP_KEYS, kind="stable").reset_index(drop=True), horizon, tests
+    return attach_forecasts(frame, forecasts), horizon, tests
 
 
 def training_rows(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
