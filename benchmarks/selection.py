@@ -127,8 +127,12 @@ def family(draws: int) -> tuple[list[pd.DataFrame], list[str]]:
     return tables + [per_draw_table], notes
 
 
-def _dataset_from(sales: pd.DataFrame, products: pd.DataFrame | None = None):
+def _dataset_from(sales: pd.DataFrame, products: pd.DataFrame | None = None, market: str = "CN",
+                  prices: str = "set"):
+    """The real data as a daiyun data directory; its dataset.yaml gives the country (`market`, so a
+    British shop is not read with China's holidays and Double 11 pre-sales) and what its price is."""
     with tempfile.TemporaryDirectory() as temp:
+        (Path(temp) / "dataset.yaml").write_text(f"market: {market}\nprices: {prices}\n", encoding="utf-8")
         sales.to_parquet(Path(temp) / "sales.parquet", index=False)
         if products is not None:
             products.to_parquet(Path(temp) / "products.parquet", index=False)
@@ -153,7 +157,7 @@ def dunnhumby() -> tuple[list[pd.DataFrame], list[str]] | None:
     catalogue = pd.DataFrame({"brand": "dunnhumby", "sku_id": products["upc_id"],
                               "category": products["category"]})
     catalogue = catalogue.loc[catalogue["sku_id"].isin(sales["sku_id"])].drop_duplicates("sku_id")
-    dataset = _dataset_from(sales, catalogue)
+    dataset = _dataset_from(sales, catalogue, market="US")
     end = dataset.end_date + pd.Timedelta(days=6)
     tests = [end - pd.Timedelta(days=28 + 56 * i) for i in range(4)][::-1]
     config = SelectionConfig(backtest_as_of=tests, forecast_params=FORECAST_PARAMS)
@@ -177,7 +181,8 @@ def online_retail() -> tuple[list[pd.DataFrame], list[str]] | None:
                           "sku_id": daily["StockCode"].astype(str), "units": daily["units"],
                           "revenue": daily["revenue"]})
     sales["price"] = sales["revenue"] / sales["units"]
-    dataset = _dataset_from(sales)
+    # the day's price is revenue / units over invoices at tier prices: a paid average
+    dataset = _dataset_from(sales, market="GB", prices="paid_average")
     end = dataset.end_date
     tests = [end - pd.Timedelta(days=30 + 30 * i) for i in range(4)][::-1]
     config = SelectionConfig(backtest_as_of=tests,
@@ -202,7 +207,7 @@ def rossmann() -> tuple[list[pd.DataFrame], list[str]] | None:
         "units": raw["Sales"].astype(float), "revenue": raw["Sales"].astype(float), "price": 1.0,
         "on_promo": raw["Promo"].astype(int), "in_stock": raw["Open"].astype(int),
     })
-    dataset = _dataset_from(sales)
+    dataset = _dataset_from(sales, market="DE")
     end = dataset.end_date
     tests = [end - pd.Timedelta(days=30 + 30 * i) for i in range(4)][::-1]
     config = SelectionConfig(backtest_as_of=tests, forecast_params=FORECAST_PARAMS)

@@ -62,6 +62,10 @@ class Dataset:
     # the country whose public holidays the calendar uses (dataset.yaml `market:`); "CN" also brings
     # make-up workdays and the built-in e-commerce festivals (daiyun.features.calendar)
     market: str = "CN"
+    # what the sales' price column is (dataset.yaml `prices:`): "set" (a price someone set: one under
+    # the regular price is a deal) or "paid_average" (revenue / units over orders: coupons, tiers and
+    # bundles move it, no deal is read from it); see daiyun.features.forecast_frame.PRICE_KINDS
+    prices: str = "set"
 
     @property
     def brands(self) -> list[str]:
@@ -105,6 +109,35 @@ class Dataset:
 
 
 DATASET_FILE = "dataset.yaml"
+
+
+def _setting(directory: Path, name: str) -> str | None:
+    """The value of `name:` in `directory/dataset.yaml` (a flat `key: value` list), None if absent."""
+    path = Path(directory) / DATASET_FILE
+    if not path.is_file():
+        return None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.split("#", 1)[0].partition(":")
+        if key.strip() == name and value.strip():
+            return value.strip().strip("'\"")
+    return None
+
+
+def read_prices(directory: Path) -> str:
+    """The price kind named in `directory/dataset.yaml` (`prices: paid_average`), "set" when absent."""
+    from daiyun.features.errors import ContractError
+    from daiyun.features.forecast_frame import PRICE_KINDS
+
+    value = _setting(directory, "prices")
+    if value is None:
+        return PRICE_KINDS[0]
+    if value not in PRICE_KINDS:
+        raise ContractError(
+            DATASET_FILE, "prices", f"'{value}' is not a kind of price daiyun knows",
+            "write `prices: set` (a price someone set; the default) or `prices: paid_average` (revenue / "
+            "units over orders, e.g. a 成交均价 export: no deal is read from it)",
+        )
+    return value
 
 
 def read_market(directory: Path) -> str:

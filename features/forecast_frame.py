@@ -103,6 +103,16 @@ MONOTONE = {"discount": 1, "on_promo": 1, "rel_price": -1}
 REGULAR_PRICE_QUANTILE = 0.9
 REGULAR_PRICE_WINDOW = {"D": 91, "W": 13}
 DEAL_DISCOUNT = 0.05
+# Unless the data directory says its prices are paid averages (dataset.yaml `prices: paid_average`:
+# revenue / units over orders, as a 成交均价 export or a wholesaler's invoices give). Such a price moves
+# with coupons, order tiers and bundles, not with a deal anyone set: a big order at a tier price pulls
+# a day's average down. Read as deals, UCI Online Retail had 59% of selling days and 75% of units "on
+# promotion"; the non-promotion level missed them, `rel_price` became the trees' strongest feature
+# (low price -> big day, backwards) and a plan-less month forecast 31-64% of the units sold. There, a
+# series whose data never states its regular price infers no deals from its prices, its history's
+# prices read as the inferred regular one, and so does a plan's price (what it would do is not in the
+# data); a stated discount or on_promo still counts.
+PRICE_KINDS = ("set", "paid_average")
 # Extra promotion columns beyond the contract's price / discount / on_promo (a scanner panel's
 # `feature` and `display` flags, `mechanic_*` indicators): numeric columns the history carries and the
 # plan can say in advance, read as known-future inputs (days a plan does not cover: 0). The data
@@ -167,6 +177,8 @@ class SeriesPanel:
     on_promo: np.ndarray
     start: np.ndarray  # index of each series' first period
     regular_inferred: np.ndarray | None = None  # (S,) bool: regular price inferred, not given
+    # (S,) bool: its prices are paid averages with no stated regular price: no deals read from them
+    paid_average: np.ndarray | None = None
     extras: dict[str, np.ndarray] = field(default_factory=dict)  # promo_extra_columns: (S x T), 0 = none
 
     def index_of(self, date: pd.Timestamp) -> int:
@@ -190,7 +202,9 @@ def regular_price(price: np.ndarray, freq: str) -> np.ndarray:
     return upper.ffill().bfill().to_numpy().T
 
 
-def build_panel(history: pd.DataFrame, freq: str = "D", extras: list[str] | None = None) -> SeriesPanel:
+def build_panel(
+    history: pd.DataFrame, freq: str = "D", extras: list[str] | None = None, prices: str = "set"
+) -> SeriesPanel:
     """Pivot one brand's long history (HISTORY_COLUMNS) into a `SeriesPanel`.
 
     `extras`: the extra promotion columns to carry (default: `promo_extra_columns(history)`); one the
@@ -198,7 +212,9 @@ def build_panel(history: pd.DataFrame, freq: str = "D", extras: list[str] | None
 
     The regular price is the given `list_price`, else price / (1 - discount) on discounted rows,
     else (a series whose data never says it) inferred by `regular_price`; for those series the
-    discount is derived from it and a price DEAL_DISCOUNT under it marks the period on promotion.
+    discount is derived from it and a price DEAL_DISCOUNT under it marks the period on promotion,
+    unless `prices` is "paid_average" (see PRICE_KINDS): then no deal is inferred and the inferred
+    regular price stands for the price.
     """
     missing = [c for c in HISTORY_COLUMNS if c not in history.columns and c not in ("category",)]
     if missing:
@@ -242,6 +258,9 @@ def build_panel(history: pd.DataFrame, freq: str = "D", extras: list[str] | None
         with np.errstate(divide="ignore", invalid="ignore"):
             derived = np.clip(np.nan_to_num(1.0 - price / inferred, nan=0.0), 0.0, 0.95)
         derived = np.where(derived >= DEAL_DISCOUNT, derived, 0.0)
+        if prices == "paid_average":
+            derived[:] = 0.0
+            price = np.where(known_regular[:, None], price, inferred)
         discount[~known_regular] = derived[~known_regular]
         on_promo[~known_regular] = np.maximum(on_promo[~known_regular], derived[~known_regular] > 0)
     start = np.where(present.any(axis=1), present.argmax(axis=1), len(dates))
@@ -266,6 +285,7 @@ def build_panel(history: pd.DataFrame, freq: str = "D", extras: list[str] | None
         start=start,
         regular_inferred=~known_regular,
         extras=extra_values,
+        paid_average=~known_regular if prices == "paid_average" else np.zeros(len(keys), dtype=bool),
     )
 
 
@@ -457,7 +477,12 @@ def origin_snapshot(
                 panel.regular_inferred.copy()
                 if panel.regular_inferred is not None
                 else np.zeros(len(panel.keys), dtype=bool)
-            )
+            ),
+            "paid_average": (
+                panel.paid_average.copy()
+                if getattr(panel, "paid_average", None) is not None
+                else np.zeros(len(panel.keys), dtype=bool)
+            ),
         },
     )
 
@@ -801,6 +826,14 @@ def plan_for(
         inferred = snapshot.extras.get("regular_inferred", np.zeros(len(snapshot.keys), dtype=bool))
         threshold = np.where(inferred[series][position], DEAL_DISCOUNT, PROMO_DISCOUNT)
         row_discount = np.where(row_discount >= threshold, row_discount, 0.0)
+        # paid-average prices (PRICE_KINDS): a planned price reads as the regular one, as the history's
+        # did; a discount the plan states is still a discount
+        averaged = snapshot.extras.get("paid_average", np.zeros(len(snapshot.keys), dtype=bool))
+        from_price = averaged[series][position].copy()
+        if given_discount is not None:
+            from_price &= np.isnan(given_discount)
+        row_discount = np.where(from_price, 0.0, row_discount)
+        row_price = np.where(from_price, regular, row_price)
         price[position, row_h - 1] = row_price
         discount[position, row_h - 1] = row_discount
         promo = future["on_promo"].to_numpy(dtype=float) if "on_promo" in future.columns else None

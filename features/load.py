@@ -36,6 +36,7 @@ from daiyun.features.dataset import (
     SERIES_KEYS,
     Dataset,
     read_market,
+    read_prices,
 )
 from daiyun.features.errors import ContractError, NotFoundError
 
@@ -90,6 +91,10 @@ def load(directory: str | Path, brands: Iterable[str] | str | None = None) -> Da
     frequency = _infer_frequency(ordered, codes, series)
     products_out = _normalise_products(products, series, notes)
     sales_out = _fill(ordered, codes, series, frequency, products_out, promotions, notes)
+    prices = read_prices(directory)
+    if prices == "paid_average":
+        notes.append("dataset.yaml says prices are paid averages: no deal is read from a price alone "
+                     "(discount, on_promo, list_price and the promotions table still say them)")
     return Dataset(
         sales=sales_out,
         products=products_out,
@@ -114,6 +119,7 @@ def load(directory: str | Path, brands: Iterable[str] | str | None = None) -> Da
         source=directory,
         notes=notes,
         market=read_market(directory),
+        prices=prices,
     )
 
 

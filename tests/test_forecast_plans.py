@@ -318,3 +318,100 @@ def test_a_plan_file_s_flag_columns_arrive_as_numbers(tmp_path) -> None:
     plan, _ = read_plan(path, "b")
     assert plan["display"].tolist() == [1.0, 0.0]  # a CSV's flags are text until read
     assert plan["note"].tolist()[0] == "end cap"  # words stay words (and are not model inputs)
+
+
+def _wholesale_history(days: int = 400, n_skus: int = 6, seed: int = 0) -> pd.DataFrame:
+    """Daily items whose day price is revenue / units over orders: big orders buy at a 20% tier price.
+
+    On most selling days a big order pulls the day's average price under its upper quantile, as on
+    UCI Online Retail; nothing here is a promotion.
+    """
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2022-01-01", periods=days, freq="D")
+    rows = []
+    for k in range(n_skus):
+        small = rng.poisson(3.0 + k, days).astype(float)
+        big = np.where(rng.random(days) < 0.75, rng.integers(30, 120, days), 0).astype(float)
+        units = small + big
+        revenue = small * (2.0 + k) + big * (2.0 + k) * 0.8
+        price = np.where(units > 0, revenue / np.maximum(units, 1), np.nan)
+        rows.append(pd.DataFrame({"platform": "web", "sku_id": f"item{k}", "category": "gifts", "date": dates,
+                                  "units": units, "price": price, "discount": 0.0, "on_promo": 0,
+                                  "in_stock": 1}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _plan_less_month_ratio(history: pd.DataFrame, prices: str) -> float:
+    from daiyun.models.forecast.lgbm import LGBMForecaster
+
+    cut = history["date"].max() - pd.Timedelta(days=28)
+    past, future = history.loc[history["date"] <= cut], history.loc[history["date"] > cut]
+    model = LGBMForecaster(n_estimators=60, horizon=28, min_data_in_leaf=10, market="GB", prices=prices)
+    forecast = model.fit(past, freq="D").predict(future[["platform", "sku_id", "date"]])["lgbm"]
+    return float(forecast.sum() / future["units"].sum())
+
+
+def test_paid_average_prices_are_not_read_as_deals() -> None:
+    from daiyun.features.forecast_frame import plan_for
+
+    history = _wholesale_history()
+    as_set = build_panel(history, "D")
+    assert as_set.on_promo.mean() > 0.5  # read as set prices, most selling days look like deals
+    panel = build_panel(history, "D", prices="paid_average")
+    assert panel.on_promo.max() == 0.0 and panel.discount.max() == 0.0
+    # the history's prices read as the regular one: a low-priced big day teaches no price effect
+    assert np.allclose(panel.price, panel.list_price)
+    # a plan-less month forecasts what sold; with deals read from the averages it came out far under
+    assert 0.8 < _plan_less_month_ratio(history, "paid_average") < 1.25
+    assert _plan_less_month_ratio(history, "set") < 0.5
+    # a planned price states no deal either; a stated discount still does
+    snapshot = origin_snapshot(panel, len(panel.dates) - 1, 7)
+    day = panel.end + pd.Timedelta(days=1)
+    cheap = pd.DataFrame({"platform": "web", "sku_id": "item0", "date": [day], "price": [1.4]})
+    assert plan_for(snapshot, cheap)["discount"].max() == 0.0
+    assert plan_for(snapshot, cheap)["on_promo"].max() == 0.0
+    stated = cheap.drop(columns="price").assign(discount=0.3)
+    assert plan_for(snapshot, stated)["discount"].max() == pytest.approx(0.3)
+
+
+def test_a_stated_list_price_keeps_deals_under_paid_average_prices() -> None:
+    history = _price_only_history(weeks=60)
+    history["list_price"] = 2.0 + history["sku_id"].str[3:].astype(float)
+    # as the loader derives them from a stated list price
+    history["discount"] = (1 - history["price"] / history["list_price"]).clip(lower=0).round(3)
+    history["on_promo"] = (history["discount"] > 0.05).astype(int)
+    panel = build_panel(history, "W", prices="paid_average")
+    assert not panel.paid_average.any()
+    assert 0.15 < panel.on_promo.mean() < 0.4  # priced under the stated list price: deals, as before
+    assert np.allclose(panel.price, history.pivot(index="sku_id", columns="date", values="price").to_numpy())
+
+
+def test_prices_come_from_dataset_yaml_and_bad_kinds_are_named(tmp_path) -> None:
+    from daiyun.features.dataset import read_prices
+
+    assert read_prices(tmp_path) == "set"
+    (tmp_path / "dataset.yaml").write_text("market: GB\nprices: paid_average  # invoices at tier prices\n")
+    assert read_prices(tmp_path) == "paid_average"
+    (tmp_path / "dataset.yaml").write_text("prices: averaged\n")
+    with pytest.raises(ContractError, match="prices.*averaged") as error:
+        read_prices(tmp_path)
+    assert "paid_average" in str(error.value) and "dataset.yaml" in str(error.value)
+
+
+def test_the_data_directory_s_price_kind_reaches_the_backtest_forecaster(tmp_path) -> None:
+    from daiyun.features.load import load
+    from daiyun.training.trainers.backtest import BacktestConfig, run_backtest
+
+    history = _wholesale_history(days=300, n_skus=4)
+    sales = history.drop(columns=["discount", "on_promo", "category"]).assign(brand="b")
+    sales = sales.loc[sales["units"] > 0]
+    sales.to_csv(tmp_path / "sales.csv", index=False)
+    (tmp_path / "dataset.yaml").write_text("market: GB\nprices: paid_average\n")
+    dataset = load(tmp_path)
+    assert dataset.prices == "paid_average" and dataset.for_brand("b").prices == "paid_average"
+    assert any("paid averages" in note for note in dataset.notes)  # `daiyun validate` says it
+    tiny = {"n_estimators": 40, "horizon": 28, "min_data_in_leaf": 10}
+    config = BacktestConfig(windows=1, horizon=28, members=("lgbm",), baselines=(), lgbm_params=tiny)
+    result = run_backtest(dataset, "b", config)
+    held = result.predictions
+    assert 0.75 < held["lgbm"].sum() / held["actual"].sum() < 1.3

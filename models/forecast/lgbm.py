@@ -157,6 +157,7 @@ class LGBMForecaster:
         num_threads: int = 1,
         seed: int = 0,
         market: str = "CN",
+        prices: str = "set",
     ) -> None:
         self.objective = objective
         self.tweedie_variance_power = tweedie_variance_power
@@ -176,6 +177,7 @@ class LGBMForecaster:
         self.num_threads = num_threads
         self.seed = seed
         self.market = market  # whose holidays the calendar features read (dataset.yaml `market:`)
+        self.prices = prices  # what the price column is (dataset.yaml `prices:`; forecast_frame.PRICE_KINDS)
 
     def get_params(self) -> dict:
         import inspect
@@ -188,7 +190,7 @@ class LGBMForecaster:
 
     def _prepare(self, history: pd.DataFrame, events: pd.DataFrame | None, freq: str) -> SeriesPanel:
         """The brand's series panel, and the calendar far enough ahead for every horizon."""
-        panel = build_panel(history, freq)
+        panel = build_panel(history, freq, prices=self.price_kind)
         self.freq_ = freq
         self.events_ = events
         self.calendar_ = calendar_tables(
@@ -265,10 +267,15 @@ class LGBMForecaster:
 
     def refresh(self, history: pd.DataFrame) -> LGBMForecaster:
         """Same trees, newer history: move the origin to the history's last date without refitting."""
-        panel = build_panel(history, self.freq_)
+        panel = build_panel(history, self.freq_, prices=self.price_kind)
         self.snapshot_ = origin_snapshot(panel, len(panel.dates) - 1, self.horizon)
         self._extend_calendar(panel.end + STEP[self.freq_] * self.horizon)
         return self
+
+    @property
+    def price_kind(self) -> str:
+        """What the history's prices are; a model pickled before `prices` existed read them as set."""
+        return getattr(self, "prices", "set")
 
     def _extend_calendar(self, until: pd.Timestamp) -> None:
         current_end = min(table.index.max() for table in self.calendar_.values())

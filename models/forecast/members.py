@@ -61,14 +61,16 @@ def make_member(
     prophet_params: dict | None = None,
     prophet_top_n: int = 30,
     market: str = "CN",
+    prices: str = "set",
 ) -> object:
-    """A member by name; `market` (the data directory's) picks the holidays its calendar reads."""
+    """A member by name; `market` (the data directory's) picks the holidays its calendar reads and
+    `prices` (its dataset.yaml too) says whether deals may be read from the price column."""
     if name == "lgbm":
-        return LGBMForecaster(**{"market": market, **(lgbm_params or {})})
+        return LGBMForecaster(**{"market": market, "prices": prices, **(lgbm_params or {})})
     if name == "lgbm_recursive":
         from daiyun.models.forecast.recursive import RecursiveLGBMForecaster
 
-        return RecursiveLGBMForecaster(**{"market": market, **(lgbm_params or {})})
+        return RecursiveLGBMForecaster(**{"market": market, "prices": prices, **(lgbm_params or {})})
     if name == "prophet":
         return ProphetTopSeries(top_n=prophet_top_n, params={"market": market, **(prophet_params or {})})
     if name in BASELINES:

@@ -44,6 +44,7 @@ def _recent(panel: SeriesPanel) -> SeriesPanel:
         on_promo=panel.on_promo[:, cut:],
         start=panel.start - cut,  # negative: started before the kept window (age stays true)
         regular_inferred=panel.regular_inferred,
+        paid_average=getattr(panel, "paid_average", None),
         extras={name: values[:, cut:] for name, values in panel.extras.items()},
     )
 
@@ -65,7 +66,7 @@ class RecursiveLGBMForecaster(LGBMForecaster):
         return self
 
     def refresh(self, history: pd.DataFrame):  # noqa: ANN201
-        panel = build_panel(history, self.freq_)
+        panel = build_panel(history, self.freq_, prices=self.price_kind)
         self.snapshot_ = origin_snapshot(panel, len(panel.dates) - 1, self.horizon)
         self.panel_ = _recent(panel)
         self._extend_calendar(panel.end + STEP[self.freq_] * self.horizon)
@@ -131,6 +132,7 @@ def _append(
         on_promo=add(panel.on_promo, on_promo),
         start=panel.start,
         regular_inferred=panel.regular_inferred,
+        paid_average=getattr(panel, "paid_average", None),
         # a panel pickled before extra promotion columns existed has none
         extras={k: add(v, np.zeros(len(units))) for k, v in getattr(panel, "extras", {}).items()},
     )

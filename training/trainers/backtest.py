@@ -143,6 +143,7 @@ def window_predictions(
     calendar: dict,
     models: list[str],
     market: str = "CN",
+    prices: str = "set",
 ) -> tuple[pd.DataFrame, dict]:
     """Fit every member on history <= origin; forecast the next horizon with the realised plan."""
     past = history.loc[history["date"] <= origin]
@@ -162,7 +163,9 @@ def window_predictions(
     # the plan: price, discount, on_promo and any extra promotion columns the history carries
     plan = ["platform", "sku_id", "date", "price", "discount", "on_promo", *promo_extra_columns(future)]
     for name in models:
-        member = make_member(name, config.lgbm_params, config.prophet_params, config.prophet_top_n, market)
+        member = make_member(
+            name, config.lgbm_params, config.prophet_params, config.prophet_top_n, market, prices
+        )
         member.fit(past, events=events, freq=freq)
         frame[name] = member.predict(future[plan])[name].to_numpy(float)
         fitted[name] = member
@@ -203,7 +206,9 @@ def run_backtest(
     for k, origin in enumerate(origins):
         if progress:
             progress(f"{brand}: window {k + 1}/{len(origins)} from {origin:%Y-%m-%d}")
-        frame, _ = window_predictions(history, origin, config, freq, events, calendar, models, market)
+        frame, _ = window_predictions(
+            history, origin, config, freq, events, calendar, models, market, getattr(mine, "prices", "set")
+        )
         pieces.append(frame)
         if on_window is not None:
             on_window(k, frame)

@@ -147,7 +147,8 @@ def past_forecasts(
         planned = history.copy()
         regular_days = (planned["date"] > origin).to_numpy() & ~promoted
         planned.loc[regular_days, "price"] = np.nan
-        frame, _ = window_predictions(planned, origin, config, freq, mine.events, calendar, ["lgbm"], market)
+        frame, _ = window_predictions(planned, origin, config, freq, mine.events, calendar, ["lgbm"], market,
+                                      getattr(mine, "prices", "set"))
         seen = ((history["date"] <= origin) & history["price"].notna()).to_numpy()
         past = history.loc[seen].assign(promoted=promoted[seen]).sort_values("date")
         last_regular = past.loc[~past["promoted"]].groupby(["platform", "sku_id"])["price"].last()

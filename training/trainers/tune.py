@@ -58,11 +58,15 @@ def tune_lgbm(
     mine = dataset.for_brand(brand)
     freq = mine.freq(brand)
     history = brand_history(dataset, brand) if history is None else history
+    # the data directory's market and price kind, as the backtest and the final fit read them
+    market, prices = getattr(mine, "market", "CN"), getattr(mine, "prices", "set")
     origins = backtest_origins(
-        history["date"].max(), history["date"].min(), config.windows, config.horizon, freq, mine.events
+        history["date"].max(), history["date"].min(), config.windows, config.horizon, freq, mine.events,
+        market,
     )
     calendar = calendar_tables(
-        sorted(history["platform"].unique()), history["date"].min(), history["date"].max(), mine.events, freq
+        sorted(history["platform"].unique()), history["date"].min(), history["date"].max(), mine.events, freq,
+        market,
     )
     # the most informative window (the promotion peak) first, so pruning decides on it
     origins = sorted(origins, key=lambda o: o.month not in (10, 11, 5, 6))
@@ -78,7 +82,7 @@ def tune_lgbm(
             mlflow.log_params({f"lgbm_{k}": v for k, v in params.items()})
             for step, origin in enumerate(origins):
                 frame, _ = window_predictions(
-                    history, origin, trial_config, freq, mine.events, calendar, ["lgbm"]
+                    history, origin, trial_config, freq, mine.events, calendar, ["lgbm"], market, prices
                 )
                 frame = frame.loc[frame["in_stock"] > 0]
                 table = backtest_table(frame, history, ["lgbm"], ())
