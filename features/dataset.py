@@ -149,17 +149,13 @@ def read_market(directory: Path) -> str:
     from daiyun.features.calendar import DEFAULT_MARKET, check_market
     from daiyun.features.errors import ContractError, RequestError
 
-    path = Path(directory) / DATASET_FILE
-    if not path.is_file():
+    value = _setting(directory, "market")
+    if value is None:
         return DEFAULT_MARKET
-    for line in path.read_text(encoding="utf-8").splitlines():
-        key, _, value = line.split("#", 1)[0].partition(":")
-        if key.strip() == "market" and value.strip():
-            try:
-                return check_market(value.strip().strip("'\""))
-            except RequestError:
-                raise ContractError(
-                    DATASET_FILE, "market", f"'{value.strip()}' is not a country the holidays package knows",
-                    "write an ISO country code such as `market: CN`, `market: DE` or `market: US`",
-                ) from None
-    return DEFAULT_MARKET
+    try:
+        return check_market(value)
+    except RequestError:
+        raise ContractError(
+            DATASET_FILE, "market", f"'{value}' is not a country the holidays package knows",
+            "write an ISO country code such as `market: CN`, `market: DE` or `market: US`",
+        ) from None

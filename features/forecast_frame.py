@@ -832,13 +832,17 @@ def plan_for(
         from_price = averaged[series][position].copy()
         if given_discount is not None:
             from_price &= np.isnan(given_discount)
+        # ... but a plan row that gives a price is a promotion row, as the loader marks the history's
+        # days inside a promotion (`features.load`: on_promo from the promotions table)
+        promotion_row = from_price & (np.isfinite(given_price) if given_price is not None else False)
         row_discount = np.where(from_price, 0.0, row_discount)
         row_price = np.where(from_price, regular, row_price)
         price[position, row_h - 1] = row_price
         discount[position, row_h - 1] = row_discount
         promo = future["on_promo"].to_numpy(dtype=float) if "on_promo" in future.columns else None
+        derived = (row_discount > 0) | promotion_row
         on_promo[position, row_h - 1] = (
-            np.where(np.isnan(promo), row_discount > 0, promo) if promo is not None else row_discount > 0
+            np.where(np.isnan(promo), derived, promo) if promo is not None else derived
         )
         # as in the history (build_panel): a deal price under an inferred regular price is a promotion
         deal = inferred[series][position] & (row_discount > 0)

@@ -364,12 +364,15 @@ def test_paid_average_prices_are_not_read_as_deals() -> None:
     # a plan-less month forecasts what sold; with deals read from the averages it came out far under
     assert 0.8 < _plan_less_month_ratio(history, "paid_average") < 1.25
     assert _plan_less_month_ratio(history, "set") < 0.5
-    # a planned price states no deal either; a stated discount still does
+    # a planned price states no deal depth either (the trees read the regular price); the plan row
+    # is still a promotion, as the loader marks the history's promotion days; a stated discount counts
     snapshot = origin_snapshot(panel, len(panel.dates) - 1, 7)
     day = panel.end + pd.Timedelta(days=1)
     cheap = pd.DataFrame({"platform": "web", "sku_id": "item0", "date": [day], "price": [1.4]})
-    assert plan_for(snapshot, cheap)["discount"].max() == 0.0
-    assert plan_for(snapshot, cheap)["on_promo"].max() == 0.0
+    planned = plan_for(snapshot, cheap)
+    assert planned["discount"].max() == 0.0 and planned["on_promo"].max() == 1.0
+    assert planned["price"][0, 0] == pytest.approx(snapshot.list_price[0])
+    assert plan_for(snapshot, cheap.assign(on_promo=0))["on_promo"].max() == 0.0  # a stated flag wins
     stated = cheap.drop(columns="price").assign(discount=0.3)
     assert plan_for(snapshot, stated)["discount"].max() == pytest.approx(0.3)
 
