@@ -2,12 +2,13 @@
 
 Rules compared on the same rolling-origin backtest as_of dates (`daiyun train selection`'s own
 backtest, training.trainers.selection): the forecast's expected revenue ("forecast": LightGBM
-forecaster refitted at each as_of on data up to it, units x planned price), two learned corrections
-on top of it, each learning only from earlier as_of dates ("corrected": LightGBM on the forecast's
-log error; "blended": weights of forecast, last period and 4-period average picked by past NDCG@20),
-last period's and the 4-period average's best sellers, and "model" = what the bundle serves (the
+forecaster refitted at each as_of on data up to it, units x planned price), three corrections on
+top of it, the learned ones learning only from earlier as_of dates ("corrected": LightGBM on the
+forecast's log error; "blended": weights of forecast, last period and 4-period average picked by past
+NDCG@20; "combined": forecast and last period averaged on the log scale, nothing learned), last
+period's and the 4-period average's best sellers, and "model" = what the bundle serves (the
 correction its backtest kept, else forecast-only; that choice is made on these same dates, so the
-"model" row is slightly optimistic; the forecast, corrected and blended rows are not).
+"model" row is slightly optimistic; the forecast, corrected, blended and combined rows are not).
 
 Parts (each prints its table; all are written to benchmarks/results/selection.md):
 1. family: draws of the ranking generator family (features/simulator/ranking_family.py), two
@@ -54,7 +55,8 @@ from daiyun.training.trainers.selection import (  # noqa: E402
     summarise,
 )
 
-RULE_ORDER = ["model", "forecast", "corrected", "blended", "last_period", "avg_4_periods", "oracle"]
+RULE_ORDER = ["model", "forecast", "corrected", "blended", "combined", "last_period", "avg_4_periods",
+              "oracle"]
 METRICS = ["ndcg_at_20", "captured_revenue_at_20"]
 PARTS = ("family", "dunnhumby", "online_retail", "rossmann", "latency")
 PART_MARK = "## part: "

@@ -1,9 +1,10 @@
 """`daiyun train selection`: per brand, the push list scored from the forecast, plus a learned
 correction that is kept only where it beats forecast-only ranking in the brand's backtest.
 
-Two corrections are tried: "corrected" (LightGBM on the forecast's log error, from the selection
-features) and "blended" (weights of the forecast, last period and the 4-period average, chosen by
-NDCG@20 on past as_of dates).
+Three corrections are tried: "corrected" (LightGBM on the forecast's log error, from the selection
+features), "blended" (weights of the forecast, last period and the 4-period average, chosen by
+NDCG@20 on past as_of dates) and "combined" (the forecast and last period averaged on the log
+scale, no weights learned).
 
 Backtest (rolling origin, leakage-free): at every backtest as_of the forecast family's LightGBM
 forecaster is refitted on the history up to that as_of only and forecasts the horizon under the
@@ -11,7 +12,7 @@ plan that was then in place (the forecast backtest's own `window_predictions`); 
 planned price, summed, is that as_of's forecast-only score. The correction for a backtest as_of
 learns only from earlier as_of dates whose horizon had ended by then (their forecasts made the
 same way), never from the current champion. The rules compared on the same as_of dates:
-forecast-only, corrected, blended, last period's and the 4-period average's best sellers.
+forecast-only, corrected, blended, combined, last period's and the 4-period average's best sellers.
 
 The bundle scores from the brand's forecast champion (the one `/forecast` serves), with the
 correction on only if it beat forecast-only on the backtest's NDCG@20; the run's tags say which
@@ -32,7 +33,12 @@ from daiyun.features.dataset import Dataset
 from daiyun.features.selection_frame import KEYS, attach_forecasts, periods, selection_frame
 from daiyun.models.selection.baselines import BASELINES
 from daiyun.models.selection.bundle import SelectionBundle, snapshot
-from daiyun.models.selection.correction import ForecastBlend, ForecastCorrection, forecast_rate_log
+from daiyun.models.selection.correction import (
+    ForecastBlend,
+    ForecastCombination,
+    ForecastCorrection,
+    forecast_rate_log,
+)
 from daiyun.training.registry import MLFLOW_REGISTRY, Registry, data_fingerprint
 from daiyun.training.tracking import use_experiment
 from daiyun.training.trainers.brands import brand_run, train_brands
@@ -43,8 +49,8 @@ logger = logging.getLogger("daiyun.training")
 EXPERIMENT = "daiyun-selection"
 GATE_METRIC = "ndcg_at_20"
 EVENT_EVES = ((5, 19), (10, 19))  # the day before the 618 and Double 11 pre-sales
-FORECAST_ONLY, CORRECTED, BLENDED = "forecast", "corrected", "blended"
-CORRECTIONS = (CORRECTED, BLENDED)  # the learned corrections on top of the forecast, tried in turn
+FORECAST_ONLY, CORRECTED, BLENDED, COMBINED = "forecast", "corrected", "blended", "combined"
+CORRECTIONS = (CORRECTED, BLENDED, COMBINED)  # the corrections on top of the forecast, tried in turn
 RULES = (FORECAST_ONLY, *CORRECTIONS, *BASELINES)
 
 
@@ -247,7 +253,9 @@ def summarise(predictions: pd.DataFrame, scope: str = "platform",
 
 
 def make_correction(rule: str, params: dict | None = None) -> ForecastCorrection | ForecastBlend:
-    return ForecastCorrection(params) if rule == CORRECTED else ForecastBlend()
+    if rule == CORRECTED:
+        return ForecastCorrection(params)
+    return ForecastCombination() if rule == COMBINED else ForecastBlend()
 
 
 def correction_decision(predictions: pd.DataFrame,
