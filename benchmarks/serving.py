@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -396,10 +397,21 @@ def merged_report(old: str, new: str, started_at: str, host: str, only: list[str
     ones (by endpoint and clients), the rest kept, and a header line saying what was re-measured."""
     fresh_rows = {_row_key(line): line for line in new.splitlines() if _row_key(line)}
     fresh_targets = {_target_key(line): line for line in new.splitlines() if _target_key(line)}
-    measured = ", ".join(dict.fromkeys(name for name, _ in fresh_rows))
+    names = list(dict.fromkeys(name for name, _ in fresh_rows))
+    tail = "; the other rows are from the date above"
+    notes = [f"- re-measured {started_at} (`--only {' '.join(only)}`; machine: {host}): "
+             f"{', '.join(names)}{tail}"]
+    for line in old.splitlines():
+        if line.startswith("- re-measured"):
+            # an earlier partial run's note keeps the rows this run did not measure again
+            head, _, listed = line.removesuffix(tail).rpartition("): ")
+            # every endpoint name starts with "/" and may itself hold ", "
+            kept = [name for name in re.split(r", (?=/)", listed) if name not in names]
+            if kept:
+                notes.append(f"{head}): {', '.join(kept)}{tail}")
     lines = []
     for line in old.splitlines():
-        if line.startswith("- re-measured"):  # an earlier partial run's note: replaced below
+        if line.startswith("- re-measured"):
             continue
         row, target = _row_key(line), _target_key(line)
         if row in fresh_rows:
@@ -408,10 +420,7 @@ def merged_report(old: str, new: str, started_at: str, host: str, only: list[str
             line = fresh_targets[target]
         lines.append(line)
         if line.startswith("- date:"):
-            lines.append(
-                f"- re-measured {started_at} (`--only {' '.join(only)}`; machine: {host}): {measured}; "
-                "the other rows are from the date above"
-            )
+            lines += notes
     return "\n".join(lines) + "\n"
 
 

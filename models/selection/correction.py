@@ -5,6 +5,10 @@ frame's features plus the forecast itself, on past as_of dates whose forecast wa
 to that as_of only (the trainer's rolling-origin forecasts). The ranking score is then
 log(1 + forecast rate) + correction. Trees are kept small and shrunk hard: the forecast is already
 most of the answer, and a correction that is not clearly better is switched off by the trainer.
+
+The two other corrections re-weigh rankings instead of learning errors: `ForecastBlend` (weights of
+the forecast, last period and the 4-period average picked on past as_of dates) and
+`ForecastCombination` (the forecast and last period averaged, nothing learned).
 """
 
 from __future__ import annotations

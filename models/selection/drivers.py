@@ -4,7 +4,7 @@ Every SKU's first reason is the forecast itself (expected revenue with its p10-p
 planned price). The next ones are the drivers that move this SKU most, each with a signed size on
 a log scale so they can be compared: the planned discount or price, the event's expected lift over
 recent sales, the recent trend, the stock-out risk, the margin (where costs are known) and, when
-the brand's learned correction is on, how far it moved the SKU. A new SKU says it is judged from
+the brand's correction is on, how far it moved the SKU. A new SKU says it is judged from
 its category and price band.
 """
 
@@ -98,8 +98,8 @@ def _drivers(row: dict, horizon_days: int, freq: str, margin_mean: float) -> lis
     if correction is not None and abs(correction) > 1e-6:
         out.append(_reason("correction", correction, correction,
                            f"moved {'up' if correction > 0 else 'down'} {abs(math.expm1(correction)):.0%} "
-                           "by the "
-                           "brand's learned correction (it beat forecast-only ranking in the backtest)"))
+                           "by the brand's correction (last period's sales and others weighed in; it beat "
+                           "forecast-only ranking in the backtest)"))
     return out
 
 
