@@ -177,7 +177,7 @@ def test_the_combination_averages_two_noisy_rankings_into_a_better_one() -> None
     truth = frame["target"].to_numpy()
     frame["forecast_revenue"] = truth * rng.lognormal(0, 0.6, len(frame))
     frame["rev_rate_last_period"] = truth / 30 * rng.lognormal(0, 0.6, len(frame))
-    combination = ForecastCombination().fit(frame.iloc[:0])  # learns nothing: fixed equal weights
+    combination = ForecastCombination().fit(frame)  # learns nothing: fixed equal weights
     assert combination.weights_ == {"forecast": 0.5, "rev_rate_last_period": 0.5, "rev_rate_4_periods": 0.0}
     groups = frame.groupby("as_of").ngroup().to_numpy()
     last = np.log1p(frame["rev_rate_last_period"].to_numpy())

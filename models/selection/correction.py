@@ -142,14 +142,18 @@ class ForecastBlend:
         actual = rows["target"].to_numpy(float)
         keys = [k for k in ("brand", "platform", "as_of") if k in rows]
         groups = rows.groupby(keys, sort=False).ngroup().to_numpy()
-        steps = int(round(1 / BLEND_STEP))
-        grid = [np.array([a, b, steps - a - b]) / steps
-                for a in range(steps, -1, -1) for b in range(steps - a, -1, -1)]
+        grid = self._candidates()
         scores = [_ndcg_at_20(actual, logs @ w, groups) for w in grid]
         best = int(np.nanargmax(scores))  # first maximum: the grid runs from all-forecast down
         self.weights_ = dict(zip(BLEND_SOURCES, grid[best].tolist(), strict=True))
         self.fitted_ndcg_ = scores[best]
         return self
+
+    def _candidates(self) -> list[np.ndarray]:
+        """The weights tried, in BLEND_SOURCES order: the BLEND_STEP grid, all-forecast first."""
+        steps = int(round(1 / BLEND_STEP))
+        return [np.array([a, b, steps - a - b]) / steps
+                for a in range(steps, -1, -1) for b in range(steps - a, -1, -1)]
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         return self._logs(frame) @ np.array([self.weights_[name] for name in BLEND_SOURCES])
@@ -171,11 +175,6 @@ class ForecastCombination(ForecastBlend):
 
     WEIGHTS = {"forecast": 0.5, "rev_rate_last_period": 0.5, "rev_rate_4_periods": 0.0}
 
-    def fit(self, frame: pd.DataFrame) -> ForecastCombination:
-        self.weights_ = dict(self.WEIGHTS)
-        rows = frame.loc[frame["target"].notna() & frame["forecast_revenue"].notna()]
-        if len(rows):  # what it would have scored on the rows it was given, for the run's record
-            keys = [k for k in ("brand", "platform", "as_of") if k in rows]
-            groups = rows.groupby(keys, sort=False).ngroup().to_numpy()
-            self.fitted_ndcg_ = _ndcg_at_20(rows["target"].to_numpy(float), self.score(rows), groups)
-        return self
+    def _candidates(self) -> list[np.ndarray]:
+        """One candidate: `fit` only records what it scored on the rows it was given."""
+        return [np.array([self.WEIGHTS[name] for name in BLEND_SOURCES])]

@@ -195,7 +195,7 @@ def run_backtest(
     freq = mine.freq(brand)
     history = brand_history(dataset, brand) if history is None else history
     events = mine.events
-    market = getattr(mine, "market", "CN")
+    market = mine.market
     origins = backtest_origins(
         history["date"].max(), history["date"].min(), config.windows, config.horizon, freq, events, market
     )
@@ -207,7 +207,7 @@ def run_backtest(
         if progress:
             progress(f"{brand}: window {k + 1}/{len(origins)} from {origin:%Y-%m-%d}")
         frame, _ = window_predictions(
-            history, origin, config, freq, events, calendar, models, market, getattr(mine, "prices", "set")
+            history, origin, config, freq, events, calendar, models, market, mine.prices
         )
         pieces.append(frame)
         if on_window is not None:

@@ -71,10 +71,8 @@ def fit_bundle(
     for name in [*config.members, *config.baselines]:
         if progress:
             progress(f"{brand}: fitting {name} on the whole history")
-        market = getattr(mine, "market", "CN")
         members[name] = make_member(
-            name, config.lgbm_params, config.prophet_params, config.prophet_top_n, market,
-            getattr(mine, "prices", "set"),
+            name, config.lgbm_params, config.prophet_params, config.prophet_top_n, mine.market, mine.prices
         ).fit(history, events=mine.events, freq=freq)
     series_table = (
         history[["platform", "sku_id", "category"]]

@@ -131,7 +131,7 @@ def past_forecasts(
 
     mine = dataset.for_brand(brand)
     freq = mine.freq(brand)
-    market = getattr(mine, "market", "CN")
+    market = mine.market
     history = brand_history(dataset, brand)
     h = periods(horizon_days, freq)
     params = {"horizon": max(h, 1), **(lgbm_params or {})}
@@ -154,7 +154,7 @@ def past_forecasts(
         regular_days = (planned["date"] > origin).to_numpy() & ~promoted
         planned.loc[regular_days, "price"] = np.nan
         frame, _ = window_predictions(planned, origin, config, freq, mine.events, calendar, ["lgbm"], market,
-                                      getattr(mine, "prices", "set"))
+                                      mine.prices)
         seen = ((history["date"] <= origin) & history["price"].notna()).to_numpy()
         past = history.loc[seen].assign(promoted=promoted[seen]).sort_values("date")
         last_regular = past.loc[~past["promoted"]].groupby(["platform", "sku_id"])["price"].last()

@@ -59,7 +59,7 @@ def tune_lgbm(
     freq = mine.freq(brand)
     history = brand_history(dataset, brand) if history is None else history
     # the data directory's market and price kind, as the backtest and the final fit read them
-    market, prices = getattr(mine, "market", "CN"), getattr(mine, "prices", "set")
+    market = mine.market
     origins = backtest_origins(
         history["date"].max(), history["date"].min(), config.windows, config.horizon, freq, mine.events,
         market,
@@ -82,7 +82,7 @@ def tune_lgbm(
             mlflow.log_params({f"lgbm_{k}": v for k, v in params.items()})
             for step, origin in enumerate(origins):
                 frame, _ = window_predictions(
-                    history, origin, trial_config, freq, mine.events, calendar, ["lgbm"], market, prices
+                    history, origin, trial_config, freq, mine.events, calendar, ["lgbm"], market, mine.prices
                 )
                 frame = frame.loc[frame["in_stock"] > 0]
                 table = backtest_table(frame, history, ["lgbm"], ())
