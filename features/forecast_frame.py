@@ -106,12 +106,13 @@ DEAL_DISCOUNT = 0.05
 # Unless the data directory says its prices are paid averages (dataset.yaml `prices: paid_average`:
 # revenue / units over orders, as a 成交均价 export or a wholesaler's invoices give). Such a price moves
 # with coupons, order tiers and bundles, not with a deal anyone set: a big order at a tier price pulls
-# a day's average down. Read as deals, UCI Online Retail had 59% of selling days and 75% of units "on
-# promotion"; the non-promotion level missed them, `rel_price` became the trees' strongest feature
-# (low price -> big day, backwards) and a plan-less month forecast 31-64% of the units sold. There, a
-# series whose data never states its regular price infers no deals from its prices, its history's
-# prices read as the inferred regular one, and so does a plan's price (what it would do is not in the
-# data); a stated discount or on_promo still counts.
+# a day's average down. Read as deals, most of UCI Online Retail's selling days were "on promotion",
+# the non-promotion level missed them, `rel_price` taught the trees "low price -> big day" backwards
+# and a plan-less month was forecast far under what sold (its push list, forecast-only: NDCG@20 0.651
+# read as set prices, 0.784 as paid averages; benchmarks/results/selection.md). There, a series whose
+# data never states its regular price infers no deals from its prices, its history's prices read as
+# the inferred regular one, and so does a plan's price (what it would do is not in the data); a
+# stated discount or on_promo still counts.
 PRICE_KINDS = ("set", "paid_average")
 # Extra promotion columns beyond the contract's price / discount / on_promo (a scanner panel's
 # `feature` and `display` flags, `mechanic_*` indicators): numeric columns the history carries and the
