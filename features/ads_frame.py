@@ -106,6 +106,20 @@ def daily_spend(ads: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
     return wide
 
 
+def attributed_table(ads: pd.DataFrame, freq: str = "D") -> pd.DataFrame | None:
+    """Wide attributed-revenue table (one row per date, one column per channel that reports it;
+    NaN where a day was not reported), or None when no channel reports attributed revenue."""
+    if ads.empty or "attributed_revenue" not in ads or ads["attributed_revenue"].isna().all():
+        return None
+    known = ads.loc[ads["attributed_revenue"].notna()]
+    wide = known.pivot_table(index="date", columns="channel", values="attributed_revenue", aggfunc="sum")
+    step = "7D" if freq == "W" else "D"
+    wide = wide.reindex(pd.date_range(ads["date"].min(), ads["date"].max(), freq=step))
+    wide.index.name = "date"
+    wide.columns = [str(c) for c in wide.columns]
+    return wide
+
+
 def promotion_levels(sales: pd.DataFrame) -> pd.DataFrame:
     """Per platform and date, weighted by each SKU's typical revenue (its median on days without a
     promotion), so a bestseller counts for more than a long-tail SKU:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from daiyun.models.budget.attribution import AttributionShape, fit_attribution_shape
 from daiyun.models.budget.baseline import baseline_design
 from daiyun.models.budget.curves import geometric_adstock, hill
 from daiyun.models.budget.traffic import fit_traffic, traffic_index
@@ -55,7 +56,8 @@ class PlatformFit:
     oot_abs_error: float = 0.0
     oot_actual: float = 0.0
     top_hyper: list[dict] = field(default_factory=list)
-    traffic_share: float = 0.0  # how much of the effect scales with the platform's traffic index
+    # how much of the effect scales with the platform's traffic index (the platform's, or per channel)
+    traffic_share: float | np.ndarray = 0.0
     traffic: tuple[np.ndarray, float] | None = None  # the platform's traffic index (coefficients, level)
 
 
@@ -77,9 +79,11 @@ class _PlatformProblem:
         half_range: tuple[float, float] = (0.99, 2.0),
         experiments: pd.DataFrame | None = None,
         traffic: bool = True,
+        prior_spread: float | None = None,
     ) -> None:
         self.prior_roi = None if prior_roi is None else np.asarray(prior_roi, dtype=float)
         self.prior_weight = prior_weight
+        self.prior_spread = prior_spread
         rows = rows.sort_values("date").reset_index(drop=True)
         self.dates = pd.to_datetime(rows["date"]).to_numpy()
         self.y = rows["revenue"].to_numpy(dtype=float)
@@ -128,7 +132,8 @@ class _PlatformProblem:
             self.traffic_fit = fit_traffic(rows.loc[self.train], self.y[self.train])
             self.traffic = traffic_index(rows, *self.traffic_fit)
         self.tests = self._lift_tests(experiments, channels)
-        self.dispersion = self._dispersion() if self.tests else 1.0
+        spread_prior = self.prior_roi is not None and self.prior_spread is not None
+        self.dispersion = self._dispersion() if self.tests or spread_prior else 1.0
 
     def _lift_tests(self, experiments: pd.DataFrame | None, channels: list[str]) -> list[tuple]:
         """(channel index, spend with the test's spend removed, measured revenue, its standard error),
@@ -160,9 +165,11 @@ class _PlatformProblem:
         fitted = np.exp(np.clip(self.base[rows] @ gamma, -30.0, 30.0))
         return float(np.mean((target - fitted) ** 2 / np.maximum(fitted, 0.05)))
 
-    def mix(self, share: float) -> np.ndarray:
-        """Per row: (1 - share) + share x traffic index, what a unit of saturation is worth that day."""
-        return (1.0 - share) + share * self.traffic
+    def mix(self, share: float | np.ndarray) -> np.ndarray:
+        """(n, channels): (1 - share) + share x traffic index, what a unit of saturation is worth
+        that day; `share` is one for the platform or one per channel."""
+        share = np.broadcast_to(np.asarray(share, dtype=float), (self.spend.shape[1],))
+        return (1.0 - share) + share * self.traffic[:, None]
 
     def test_response(
         self, decay: np.ndarray, half: np.ndarray, shape: np.ndarray, share: float = 0.0
@@ -173,14 +180,14 @@ class _PlatformProblem:
         for k, (j, without, _, _) in enumerate(self.tests):
             with_test = _features(self.spend[:, [j]], decay[[j]], half[[j]], shape[[j]])[:, 0]
             no_test = _features(without[:, None], decay[[j]], half[[j]], shape[[j]])[:, 0]
-            out[k] = float(((with_test - no_test) * mix).sum())
+            out[k] = float(((with_test - no_test) * mix[:, j]).sum())
         return out
 
     def media(self, decay: np.ndarray, half: np.ndarray, shape: np.ndarray, share: float = 0.0) -> np.ndarray:
         """(n, active channels): hill(adstock) per active channel, weighted by the day's traffic mix."""
         active = self.active
         hills = _features(self.spend[:, active], decay[active], half[active], shape[active])
-        return hills * self.mix(share)[:, None]
+        return hills * self.mix(share)[:, active]
 
     def calibration_misfit(
         self, beta: np.ndarray, decay: np.ndarray, half: np.ndarray, shape: np.ndarray, share: float = 0.0
@@ -207,7 +214,7 @@ class _PlatformProblem:
         """
         response = self.test_response(decay, half, shape, share)
         target = np.maximum(self.y / self.y_scale, 0.05)
-        hills = _features(self.spend, decay, half, shape) * self.mix(share)[:, None]
+        hills = _features(self.spend, decay, half, shape) * self.mix(share)
         weights = np.zeros(len(self.tests))
         for t, ((j, _, _, se), r) in enumerate(zip(self.tests, response, strict=True)):
             information = float((hills[:, j] ** 2 / target).sum())
@@ -260,14 +267,17 @@ class _PlatformProblem:
         # the prior on each channel's ROI: beta pulled toward the level that gives the prior ROI
         # over these rows, with a weight that is a fixed share of what the data says about beta
         prior_beta, prior_strength = np.zeros(n_media), np.full(n_media, 1e-8)
-        if self.prior_roi is not None and self.prior_weight > 0:
+        if self.prior_roi is not None and (self.prior_weight > 0 or self.prior_spread is not None):
             response = media.sum(axis=0)
             spend = self.spend[rows][:, self.active].sum(axis=0)
             roi = self.prior_roi[self.active]
             known = np.isfinite(roi) & (response > 0)
             prior_beta[known] = roi[known] * spend[known] / response[known] / self.y_scale
             information = (media**2 / np.maximum(target, 0.05)[:, None]).sum(axis=0)
-            prior_strength[known] = self.prior_weight * information[known]
+            if self.prior_spread is not None:  # a log-scale spread: its own precision, not the data's
+                prior_strength[known] = self.dispersion / (self.prior_spread * prior_beta[known]) ** 2
+            else:
+                prior_strength[known] = self.prior_weight * information[known]
         full_penalty = np.concatenate([penalty, prior_strength])
         full_centre = np.concatenate([np.zeros(n_base), prior_beta])
         # lift tests: (r_k beta_j - m_k)^2 / se_k^2, on the revenue fit's scale (x dispersion)
@@ -315,7 +325,7 @@ class _PlatformProblem:
         share: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(baseline, channel contributions (n x k)) in revenue units."""
-        contributions = _features(self.spend, decay, half, shape) * self.mix(share)[:, None] * beta
+        contributions = _features(self.spend, decay, half, shape) * self.mix(share) * beta
         baseline = np.exp(np.clip(self.base @ gamma, -30.0, 30.0)) * self.y_scale
         return baseline, contributions
 
@@ -350,6 +360,8 @@ class ResponseModel:
         traffic_effects: bool = True,
         near_best: float = 0.05,
         max_sets: int = 20,
+        prior_spread: float | None = None,
+        attributed: pd.DataFrame | None = None,
     ) -> None:
         self.n_trials = n_trials
         self.holdout_share = holdout_share
@@ -370,6 +382,12 @@ class ResponseModel:
         self.near_best = near_best  # hyperparameter sets within 5% of the best loss feed the bootstrap
         self.max_sets = max_sets
         self.traffic_effects = traffic_effects  # each channel also gets a part that scales with traffic
+        # the attribution prior's log-scale spread (None: worth `prior_weight` of the data instead)
+        self.prior_spread = prior_spread
+        # per date, each channel's attributed revenue (or None): where the platform reports it, the
+        # channel's carry-over and saturation are read from it and held fixed in the search (the
+        # sales data and lift tests then set the channel's level only); see `shapes_`
+        self.attributed = attributed
 
     # -- fitting ---------------------------------------------------------------------------
     def _prior(self, channels: list[str]) -> tuple[np.ndarray | None, float]:
@@ -394,6 +412,7 @@ class ResponseModel:
 
     def _fit(self, frame: pd.DataFrame, channels: dict[str, str], freq: str, on_trial) -> ResponseModel:  # noqa: ANN001
         self.channels_ = dict(channels)
+        self.shapes_: dict[str, AttributionShape] = {}
         self.freq_ = freq
         self.holdout_start_ = self.holdout_start_for(frame)
         self.trials_: list[dict] = []
@@ -420,7 +439,7 @@ class ResponseModel:
                     "shape": f.shape[i],
                     "half_saturation": f.half_saturation[i],
                     "beta": f.beta[i],
-                    "traffic_share": f.traffic_share,
+                    "traffic_share": np.broadcast_to(f.traffic_share, (len(f.channels),))[i],
                 }
                 for f in fits
                 for i, c in enumerate(f.channels)
@@ -457,25 +476,35 @@ class ResponseModel:
             self.half_range,
             self.experiments,
             self.traffic_effects,
+            prior_spread=self.prior_spread,
         )
         k = len(channels)
+        fixed = self._fixed_shapes(holdout, channels)
+        free = [c for c in channels if f"decay:{c}" not in fixed]
+        fixed_share = {c: self.shapes_[c].traffic_share for c in channels if c not in free}
 
         def hyper_from(params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+            params = fixed | params
             decay = np.array([params[f"decay:{c}"] for c in channels])
             shape = np.array([params[f"shape:{c}"] for c in channels])
             ratio = np.array([params[f"half:{c}"] for c in channels])
-            return decay, shape, ratio, float(params["ridge"]), float(params.get("traffic", 0.0))
+            share = float(params.get("traffic", 0.0))
+            if fixed_share:  # channels with an attributed shape keep the traffic share it was read with
+                share = np.array([fixed_share.get(c, share) for c in channels])
+            return decay, shape, ratio, float(params["ridge"]), share
 
         def objective(trial) -> float:  # noqa: ANN001
             params = {}
             for i, c in enumerate(channels):
+                if c not in free:
+                    continue
                 params[f"decay:{c}"] = trial.suggest_float(f"decay:{c}", *self.decay_bounds)
                 params[f"shape:{c}"] = trial.suggest_float(f"shape:{c}", *self.shape_bounds)
                 params[f"half:{c}"] = trial.suggest_float(
                     f"half:{c}", holdout.ratio_low[i], holdout.ratio_high[i], log=True
                 )
             params["ridge"] = trial.suggest_float("ridge", *self.ridge_bounds, log=True)
-            if holdout.traffic_fit is not None:
+            if holdout.traffic_fit is not None and free:
                 params["traffic"] = trial.suggest_float("traffic", 0.0, 1.0)
             decay, shape, ratio, ridge, share = hyper_from(params)
             half = holdout.half_from_ratio(ratio, decay)
@@ -484,15 +513,16 @@ class ResponseModel:
         sampler = optuna.samplers.TPESampler(seed=int(rng.integers(0, 2**31 - 1)), multivariate=True)
         study = optuna.create_study(direction="minimize", sampler=sampler)
         # a plausible starting point: moderate carry-over, concave curves saturating at typical spend
-        default = {f"decay:{c}": 0.4 for c in channels} | {f"shape:{c}": 1.0 for c in channels}
+        default = {f"decay:{c}": 0.4 for c in free} | {f"shape:{c}": 1.0 for c in free}
         default |= {
             f"half:{c}": float(np.clip(1.0, holdout.ratio_low[i], holdout.ratio_high[i]))
             for i, c in enumerate(channels)
+            if c in free
         }
-        if holdout.traffic_fit is not None:
+        if holdout.traffic_fit is not None and free:
             default["traffic"] = 0.0  # start from effects that add to sales; the search tries scaling
         study.enqueue_trial(default | {"ridge": 0.3})
-        for _ in range(max(1, self.n_trials * k)):  # more channels, more dimensions to search
+        for _ in range(max(1, self.n_trials * max(len(free), 1))):  # more channels, more dimensions
             trial = study.ask()
             value = objective(trial)
             study.tell(trial, value)
@@ -505,13 +535,13 @@ class ResponseModel:
         ranked = [(t.value, t.params) for t in study.trials if t.value is not None]
         ranked.sort(key=lambda pair: pair[0])
         if self.refine_evals > 0:
-            refined = self._refine(holdout, channels, ranked[0][1], hyper_from)
+            refined = self._refine(holdout, channels, ranked[0][1], hyper_from, free)
             if refined[0] < ranked[0][0]:
                 ranked.insert(0, refined)
                 self.trials_.append(
                     {"platform": platform, "number": "refined", "value": refined[0], **refined[1]}
                 )
-        best = ranked[0][1]
+        best = fixed | ranked[0][1]
         decay, shape, ratio, ridge, share = hyper_from(best)
         half = holdout.half_from_ratio(ratio, decay)
         oot_sse, oot_abs, oot_actual = self._holdout_error(holdout, decay, half, shape, ridge, share)
@@ -526,6 +556,7 @@ class ResponseModel:
             self.half_range,
             self.experiments,
             self.traffic_effects,
+            prior_spread=self.prior_spread,
         )
         everything = np.ones(len(full.y), bool)
         gamma, beta = full.solve(decay, half, shape, ridge, everything, share=share)
@@ -560,6 +591,28 @@ class ResponseModel:
         fit.traffic = full.traffic_fit
         return fit, fitted, draws
 
+    def _fixed_shapes(self, problem: _PlatformProblem, channels: list[str]) -> dict[str, float]:
+        """Search parameters held at the shape read from the channel's attributed revenue, inside the
+        search's own bounds (a bend beyond the spend ever seen stays out of reach)."""
+        fixed: dict[str, float] = {}
+        attributed = getattr(self, "attributed", None)
+        if attributed is None:
+            return fixed
+        for i, c in enumerate(channels):
+            if c not in attributed:
+                continue
+            series = attributed[c].reindex(pd.DatetimeIndex(problem.dates)).to_numpy(dtype=float)
+            shape = fit_attribution_shape(
+                problem.spend[:, i], series, problem.traffic, self.decay_bounds, self.shape_bounds
+            )
+            if shape is None:
+                continue
+            self.shapes_[c] = shape
+            fixed[f"decay:{c}"] = float(np.clip(shape.decay, *self.decay_bounds))
+            fixed[f"shape:{c}"] = float(np.clip(shape.shape, *self.shape_bounds))
+            fixed[f"half:{c}"] = float(np.clip(shape.half_ratio, problem.ratio_low[i], problem.ratio_high[i]))
+        return fixed
+
     def _near_best(self, ranked: list[tuple[float, dict]]) -> list[tuple[float, dict]]:
         """The hyperparameter sets that explain the data almost as well as the best (loss within
         `near_best` of it), up to `max_sets` spread over that range; at least the best five.
@@ -575,12 +628,16 @@ class ResponseModel:
         keep = np.unique(np.linspace(0, len(close) - 1, min(self.max_sets, len(close))).round().astype(int))
         return [close[i] for i in keep]
 
-    def _refine(self, problem: _PlatformProblem, channels: list[str], start: dict, hyper_from) -> tuple:  # noqa: ANN001
+    def _refine(
+        self, problem: _PlatformProblem, channels: list[str], start: dict, hyper_from, free: list[str]  # noqa: ANN001
+    ) -> tuple:
         """Powell's method from Optuna's best point: TPE finds the basin, a local search its floor."""
         from scipy.optimize import minimize
 
         names, low, high, logged = [], [], [], []
         for i, c in enumerate(channels):
+            if c not in free:
+                continue
             names += [f"decay:{c}", f"shape:{c}", f"half:{c}"]
             low += [self.decay_bounds[0], self.shape_bounds[0], np.log(problem.ratio_low[i])]
             high += [self.decay_bounds[1], self.shape_bounds[1], np.log(problem.ratio_high[i])]
@@ -612,7 +669,7 @@ class ResponseModel:
             np.clip(x0, low, high),
             method="Powell",
             bounds=list(zip(low, high, strict=True)),
-            options={"maxfev": self.refine_evals * len(channels), "xtol": 1e-3, "ftol": 1e-7},
+            options={"maxfev": self.refine_evals * max(len(free), 1), "xtol": 1e-3, "ftol": 1e-7},
         )
         return float(result.fun), params_of(result.x)
 
@@ -761,6 +818,7 @@ class ResponseModel:
                 self.half_range,
                 getattr(self, "experiments", None),
                 getattr(self, "traffic_effects", False),  # models pickled before traffic: as fitted
+                prior_spread=getattr(self, "prior_spread", None),
             )
             share = getattr(fit, "traffic_share", 0.0)
             _, a, y = self._holdout_error(
