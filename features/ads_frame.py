@@ -93,17 +93,22 @@ def gross_margin(sales: pd.DataFrame, products: pd.DataFrame) -> float | None:
     return margin if 0.0 < margin < 1.0 else None
 
 
+def _by_channel(ads: pd.DataFrame, column: str, freq: str) -> pd.DataFrame:
+    """`column` summed per date and channel, one row per date of the ads' whole span (no gaps; NaN
+    where a channel has no value that day), one column per channel with a value."""
+    wide = ads.pivot_table(index="date", columns="channel", values=column, aggfunc="sum")
+    step = "7D" if freq == "W" else "D"
+    wide = wide.reindex(pd.date_range(ads["date"].min(), ads["date"].max(), freq=step))
+    wide.index.name = "date"
+    wide.columns = [str(c) for c in wide.columns]
+    return wide
+
+
 def daily_spend(ads: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
     """Wide spend table: one row per date (no gaps, missing days are 0), one column per channel."""
     if ads.empty:
         return pd.DataFrame()
-    wide = ads.pivot_table(index="date", columns="channel", values="spend", aggfunc="sum")
-    step = "7D" if freq == "W" else "D"
-    dates = pd.date_range(wide.index.min(), wide.index.max(), freq=step)
-    wide = wide.reindex(dates).fillna(0.0)
-    wide.index.name = "date"
-    wide.columns = [str(c) for c in wide.columns]
-    return wide
+    return _by_channel(ads, "spend", freq).fillna(0.0)
 
 
 def attributed_table(ads: pd.DataFrame, freq: str = "D") -> pd.DataFrame | None:
@@ -111,13 +116,7 @@ def attributed_table(ads: pd.DataFrame, freq: str = "D") -> pd.DataFrame | None:
     NaN where a day was not reported), or None when no channel reports attributed revenue."""
     if ads.empty or "attributed_revenue" not in ads or ads["attributed_revenue"].isna().all():
         return None
-    known = ads.loc[ads["attributed_revenue"].notna()]
-    wide = known.pivot_table(index="date", columns="channel", values="attributed_revenue", aggfunc="sum")
-    step = "7D" if freq == "W" else "D"
-    wide = wide.reindex(pd.date_range(ads["date"].min(), ads["date"].max(), freq=step))
-    wide.index.name = "date"
-    wide.columns = [str(c) for c in wide.columns]
-    return wide
+    return _by_channel(ads, "attributed_revenue", freq)
 
 
 def promotion_levels(sales: pd.DataFrame) -> pd.DataFrame:

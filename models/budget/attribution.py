@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from daiyun.models.budget.curves import geometric_adstock, hill
+from daiyun.models.budget.curves import geometric_adstock, half_from_ratio, hill
 
 MIN_DAYS = 56  # eight weeks of attributed revenue with spend before a shape is read from it
 MIN_FIT = 0.3  # the shape must explain at least this share of the attributed revenue's variance
@@ -38,7 +38,13 @@ class AttributionShape:
 
 
 def _features(spend: np.ndarray, typical: float, decay: float, ratio: float, shape: float) -> np.ndarray:
-    return hill(geometric_adstock(spend, decay), ratio * typical / (1.0 - decay), shape)
+    return hill(geometric_adstock(spend, decay), half_from_ratio(ratio, typical, decay), shape)
+
+
+def _level(feature: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    """(least-squares level >= 0 of `feature` for `target`, the squared error left)."""
+    level = max(float(feature @ target) / max(float(feature @ feature), 1e-300), 0.0)
+    return level, float(((target - level * feature) ** 2).sum())
 
 
 def fit_attribution_shape(
@@ -67,9 +73,7 @@ def fit_attribution_shape(
         mix = (1.0 - share) + share * np.asarray(traffic, dtype=float)
 
         def loss(v: np.ndarray, mix: np.ndarray = mix) -> float:
-            f = (_features(spend, typical, v[0], np.exp(v[1]), v[2]) * mix)[known]
-            level = max(float(f @ target) / max(float(f @ f), 1e-300), 0.0)
-            return float(((target - level * f) ** 2).sum())
+            return _level((_features(spend, typical, v[0], np.exp(v[1]), v[2]) * mix)[known], target)[1]
 
         # a few starts: the loss has separate basins for short and long carry-over
         for decay in (0.2, 0.5, 0.8):
@@ -88,6 +92,5 @@ def fit_attribution_shape(
     if fit < MIN_FIT:
         return None
     mix = (1.0 - share) + share * np.asarray(traffic, dtype=float)
-    f = (_features(spend, typical, decay, np.exp(log_ratio), shape) * mix)[known]
-    level = max(float(f @ target) / max(float(f @ f), 1e-300), 0.0)
+    level, _ = _level((_features(spend, typical, decay, np.exp(log_ratio), shape) * mix)[known], target)
     return AttributionShape(float(decay), float(np.exp(log_ratio)), float(shape), share, level, fit)

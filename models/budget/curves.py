@@ -27,6 +27,14 @@ __all__ = [
 _TINY = 1e-12
 
 
+def half_from_ratio(
+    ratio: np.ndarray | float, typical: np.ndarray | float, decay: np.ndarray | float
+) -> np.ndarray:
+    """Half-saturation in adstocked-spend units: ratio x typical daily spend at its steady carry-over
+    (how the fit's search, and the shapes read from attributed revenue, state a curve's bend)."""
+    return np.maximum(np.asarray(ratio) * typical / (1.0 - np.asarray(decay)), 1e-9)
+
+
 def hill(x: np.ndarray | float, half_saturation: np.ndarray | float, shape: np.ndarray | float) -> np.ndarray:
     """x^s / (x^s + K^s), in [0, 1); 0 at x = 0 and one half at x = K."""
     x = np.maximum(np.asarray(x, dtype=float), 0.0)

@@ -35,7 +35,7 @@ import pandas as pd
 
 from daiyun.models.budget.attribution import AttributionShape, fit_attribution_shape
 from daiyun.models.budget.baseline import baseline_design
-from daiyun.models.budget.curves import geometric_adstock, hill
+from daiyun.models.budget.curves import geometric_adstock, half_from_ratio, hill
 from daiyun.models.budget.traffic import fit_traffic, traffic_index
 
 HALO_COLUMNS = ["channel", "platform", "beta"]
@@ -223,7 +223,7 @@ class _PlatformProblem:
 
     def half_from_ratio(self, ratio: np.ndarray, decay: np.ndarray) -> np.ndarray:
         """Half-saturation in adstocked-spend units: ratio x typical spend at its steady carry-over."""
-        return np.maximum(ratio * self.typical / (1.0 - decay), 1e-9)
+        return half_from_ratio(ratio, self.typical, decay)
 
     def _start(self, rows: np.ndarray, target: np.ndarray, penalty: np.ndarray) -> np.ndarray:
         """Log-linear baseline fitted to all revenue (ads included): where Gauss-Newton starts."""
@@ -273,10 +273,10 @@ class _PlatformProblem:
             roi = self.prior_roi[self.active]
             known = np.isfinite(roi) & (response > 0)
             prior_beta[known] = roi[known] * spend[known] / response[known] / self.y_scale
-            information = (media**2 / np.maximum(target, 0.05)[:, None]).sum(axis=0)
             if self.prior_spread is not None:  # a log-scale spread: its own precision, not the data's
                 prior_strength[known] = self.dispersion / (self.prior_spread * prior_beta[known]) ** 2
             else:
+                information = (media**2 / np.maximum(target, 0.05)[:, None]).sum(axis=0)
                 prior_strength[known] = self.prior_weight * information[known]
         full_penalty = np.concatenate([penalty, prior_strength])
         full_centre = np.concatenate([np.zeros(n_base), prior_beta])
@@ -483,7 +483,7 @@ class ResponseModel:
         free = [c for c in channels if f"decay:{c}" not in fixed]
         fixed_share = {c: self.shapes_[c].traffic_share for c in channels if c not in free}
 
-        def hyper_from(params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        def hyper_from(params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float | np.ndarray]:
             params = fixed | params
             decay = np.array([params[f"decay:{c}"] for c in channels])
             shape = np.array([params[f"shape:{c}"] for c in channels])
