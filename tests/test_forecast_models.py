@@ -88,6 +88,35 @@ def test_ensemble_weights_come_from_the_data():
     np.testing.assert_allclose(combined, frame["actual"], rtol=0.05)
 
 
+def test_ensemble_weights_table_reads_the_same_whatever_the_hash_seed():
+    # the weight sets are built from a set of member subsets; their order must not follow the
+    # process's hash seed, or the logged weights shuffle from one training run to the next
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, pandas as pd\n"
+        "from daiyun.models.forecast.ensemble import EnsembleWeights\n"
+        "rng = np.random.default_rng(0)\n"
+        "f = pd.DataFrame({'actual': rng.poisson(10, 400).astype(float)})\n"
+        "f['lgbm'] = f['actual'] + rng.normal(0, 1, 400)\n"
+        "f['prophet'] = np.where(np.arange(400) < 200, f['actual'] + rng.normal(0, 2, 400), np.nan)\n"
+        "f['lgbm_recursive'] = np.where(np.arange(400) % 3 == 0, np.nan, f['actual'] + 1.0)\n"
+        "print(EnsembleWeights().fit(f, ['lgbm', 'prophet', 'lgbm_recursive']).table().to_csv())\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in range(6)
+    }
+    assert len(outputs) == 1
+
+
 def test_conformal_quantiles_are_ordered_and_calibrated():
     rng = np.random.default_rng(1)
     forecast = rng.gamma(2, 5, 4000)

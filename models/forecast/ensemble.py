@@ -32,7 +32,11 @@ class EnsembleWeights:
         self.members_ = list(members)
         self.weights_: dict[frozenset, dict[str, float]] = {}
         available = frame[self.members_].notna()
-        for subset in {frozenset(m for m, ok in row.items() if ok) for row in available.to_dict("records")}:
+        subsets = {frozenset(m for m, ok in row.items() if ok) for row in available.to_dict("records")}
+        # in the members' order, not the set's (hash-seeded): the weights table and the MLflow
+        # parameter read the same from one run to the next
+        position = {m: i for i, m in enumerate(self.members_)}
+        for subset in sorted(subsets, key=lambda s: sorted(position[m] for m in s)):
             if not subset:
                 continue
             names = [m for m in self.members_ if m in subset]
