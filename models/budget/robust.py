@@ -157,7 +157,7 @@ def trust_region(
 # where the budget question lives. log(claimed / true incremental revenue) is modelled as
 # MODEL_LOG_BIAS + N(0, bootstrap spread^2 + MODEL_LOG_ERROR^2), both set by `calibrate_interval` on
 # generator-family draws 100-159 (`benchmarks/budget.py --only family --first-draw 100 --draws 60
-# --trials 20` prints them); interval coverage is then checked on the separate draws 0-11. The error
+# --trials 20` prints them); interval coverage is then checked on the separate draws 0-47. The error
 # is a property of the world more than of the budget (on draws 100-159 the spread of a draw's mean is
 # 0.27, within a draw 0.08), so a calibration needs many worlds. Re-set whenever the curves' fit
 # changes: with curve shapes read from the attributed revenue and the attribution prior (2026-12-02)
