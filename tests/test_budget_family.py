@@ -174,6 +174,28 @@ def test_channels_bought_together_are_not_identifiable(twins: BudgetBundle) -> N
             assert abs(row["spend"] - row["current_spend"]) <= 0.1 * row["current_spend"] + 0.01
 
 
+def test_lockstep_spend_hides_only_effects_that_land_on_the_same_sales() -> None:
+    from daiyun.models.budget.robust import unidentifiable
+
+    rng = np.random.default_rng(4)
+    dates = pd.date_range("2025-06-01", "2026-10-15", freq="D")
+    channels = ["douyin_qianchuan", "jd_kuaiche", "tmall_wxt", "tmall_ztc"]
+    spend = pd.DataFrame(rng.uniform(1_000, 4_000, (len(dates), 4)), index=dates, columns=channels)
+    spend["jd_kuaiche"] = spend["douyin_qianchuan"] * 2.0  # lockstep across platforms
+    spend["tmall_wxt"] = spend["tmall_ztc"] * 0.5  # lockstep on one platform
+    platforms = {c: c.split("_")[0] for c in channels}
+    no_halo = pd.DataFrame({"channel": [], "platform": [], "beta": []})
+    hidden = unidentifiable(spend, channels, None, platforms=platforms, halo=no_halo)
+    # douyin's and JD's sales each show their own channel's effect; Tmall's sales mix its two
+    assert set(hidden) == {"tmall_wxt", "tmall_ztc"}
+    # once Douyin's channel is credited with a halo on JD, JD's sales mix the pair as well
+    halo = pd.DataFrame({"channel": ["douyin_qianchuan"], "platform": ["jd"], "beta": [500.0]})
+    hidden = unidentifiable(spend, channels, None, platforms=platforms, halo=halo)
+    assert set(hidden) == set(channels)
+    # without the channels' platforms, every lockstep pair is held
+    assert set(unidentifiable(spend, channels, None)) == set(channels)
+
+
 def test_break_even_budget_and_the_warning_past_it(twins: BudgetBundle) -> None:
     small = twins.recommend("2026-10-16", "2026-11-14", 20_000)
     even = small["breakeven"]

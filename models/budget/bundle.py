@@ -65,6 +65,7 @@ class BudgetBundle:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_period_cache", None)
+        state.pop("_unidentifiable", None)  # recomputed from the model and history: a newer rule applies
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -435,7 +436,10 @@ class BudgetBundle:
         cached = getattr(self, "_unidentifiable", None)
         if cached is None:
             draws = getattr(self.model, "draws_", {}).get("beta")
-            cached = self._unidentifiable = unidentifiable(self.spend_history, self.channels(), draws)
+            halo = getattr(self.model, "halo_", None)
+            cached = self._unidentifiable = unidentifiable(
+                self.spend_history, self.channels(), draws, platforms=self.platforms, halo=halo
+            )
         return cached
 
     def _breakeven(
