@@ -91,6 +91,7 @@ def test_ensemble_weights_come_from_the_data():
 def test_ensemble_weights_table_reads_the_same_whatever_the_hash_seed():
     # the weight sets are built from a set of member subsets; their order must not follow the
     # process's hash seed, or the logged weights shuffle from one training run to the next
+    import os
     import subprocess
     import sys
 
@@ -110,7 +111,7 @@ def test_ensemble_weights_table_reads_the_same_whatever_the_hash_seed():
             capture_output=True,
             text=True,
             check=True,
-            env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)},
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
         ).stdout
         for seed in range(6)
     }

@@ -119,10 +119,10 @@ def unidentifiable(
     0.068 -> 0.057, p90 0.198 -> 0.187, worse 0.069 -> 0.062 (benchmarks/budget.py).
     """
     out: dict[str, str] = {}
+    # (channel, platform it lifts): the model's halo table holds only the halos it credited (beta > 0)
     lifted: set[tuple[str, str]] = set()
     if halo is not None and len(halo):
-        credited = halo.loc[halo["beta"].to_numpy(float) > 0]
-        lifted = set(zip(credited["channel"].astype(str), credited["platform"].astype(str), strict=True))
+        lifted = set(zip(halo["channel"].astype(str), halo["platform"].astype(str), strict=True))
 
     def same_sales(a: str, b: str) -> bool:
         if platforms is None:
