@@ -427,6 +427,29 @@ def family_section(n_draws: int, trials: int, first: int = 0) -> str:
             }.items()
         ]
     )
+    # a world's error is shared by its budgets: blocks of 12 worlds show how far a small sample swings,
+    # and worlds with channels held near their current spend (unidentifiable) are read apart
+    groups = {
+        **{
+            f"draws {b}-{min(b + 11, first + n_draws - 1)}": table["draw"].between(b, b + 11)
+            for b in range(first, first + n_draws, 12)
+        },
+        "no channel held": table["unidentifiable"].eq(0),
+        "some channel held": table["unidentifiable"].gt(0),
+    }
+    group_table = pd.DataFrame(
+        [
+            {
+                "cases": name,
+                "n": int(rows_in.sum()),
+                "median_regret": regret[rows_in].median(),
+                "worse_than_current": table.loc[rows_in, "worse_than_current"].mean(),
+                "coverage": table.loc[rows_in, "covered"].mean(),
+            }
+            for name, rows_in in groups.items()
+            if rows_in.any()
+        ]
+    )
     calib = pd.DataFrame(calibration)
     miscredit_line = ""
     if not calib.empty:
@@ -464,6 +487,8 @@ def family_section(n_draws: int, trials: int, first: int = 0) -> str:
         + "\n\nTrust region, lift tests and attributed revenue (same draws; the last two rows are "
         "separate fits):\n\n"
         + markdown(shift_table)
+        + "\n\nBy block of worlds, and by whether a channel was held near its current spend:\n\n"
+        + markdown(group_table)
         + "\n\nPer draw and budget:\n\n"
         + markdown(table)
         + "\n\nLift-test calibration: fitted ROI of each tested channel over its test window, with "
