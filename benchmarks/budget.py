@@ -108,7 +108,7 @@ def demo(
     for brand in dataset.brands:
         began = time.perf_counter()
         cache = os.environ.get("DAIYUN_BUDGET_FIT_CACHE")
-        stored = Path(cache) / f"{data_dir.name}-{brand}-{label}-t{trials}-v3.pkl" if cache else None
+        stored = Path(cache) / f"{data_dir.name}-{brand}-{label}-t{trials}-v4.pkl" if cache else None
         if stored is not None and stored.exists():
             bundle, fit_seconds = pickle.loads(stored.read_bytes())
         else:
@@ -227,7 +227,7 @@ def family_draw(seed: int, trials: int) -> tuple[list[dict], dict]:
     # DAIYUN_BUDGET_FIT_CACHE=<dir> keeps the fits (deterministic for a seed and trial count), so a
     # change to the answer alone (intervals, trust region) is re-measured without refitting
     cache = os.environ.get("DAIYUN_BUDGET_FIT_CACHE")
-    stored = Path(cache) / f"seed{seed}-trials{trials}-v3.pkl" if cache else None
+    stored = Path(cache) / f"seed{seed}-trials{trials}-v4.pkl" if cache else None
     if stored is not None and stored.exists():
         bundle, blind, plain, fit_seconds = pickle.loads(stored.read_bytes())
     else:

@@ -39,6 +39,19 @@ def test_the_attributed_revenue_gives_back_the_curve_it_was_made_from() -> None:
     assert got.fit > 0.5
 
 
+def test_days_without_spend_do_not_read_as_carry_over_ending() -> None:
+    """Dark weeks: the platform credits nothing on a day nobody clicked, however much the earlier
+    spend still sells. Read as the effect falling to zero, those zeros made a long carry-over
+    (0.85) look short (decay 0.2) and a concave curve saturated (budget family draw 34)."""
+    rng = np.random.default_rng(5)
+    spend = _spend(rng) * (np.arange(DAYS) // 7 % 4 != 3)  # every fourth week dark
+    attributed = _attributed(spend, 0.85, 2.0, 0.9, rng) * (spend > 0)
+    got = fit_attribution_shape(spend, attributed, np.ones(DAYS))
+    assert got is not None
+    assert got.decay == pytest.approx(0.85, abs=0.06)
+    assert got.shape == pytest.approx(0.9, abs=0.35)
+
+
 def test_a_channel_whose_credit_follows_the_platform_s_traffic_is_read_as_traffic_scaled() -> None:
     rng = np.random.default_rng(4)
     spend = _spend(rng)

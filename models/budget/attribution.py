@@ -56,13 +56,15 @@ def fit_attribution_shape(
     ratio_bounds: tuple[float, float] = (0.05, 20.0),
 ) -> AttributionShape | None:
     """The carry-over and saturation that best explain `attributed` from `spend` (daily, aligned;
-    NaN attributed = not reported), or None when the platform reports too little to read a shape
-    from or the best shape explains less than MIN_FIT of it."""
+    NaN attributed = not reported; days without spend are not read), or None when the platform
+    reports too little to read a shape from or the best shape explains less than MIN_FIT of it."""
     spend = np.nan_to_num(np.asarray(spend, dtype=float))
     attributed = np.asarray(attributed, dtype=float)
-    known = np.isfinite(attributed)
+    # a day without spend has no clicks to credit: its zero says nothing about carry-over (read as
+    # a fall to zero, it made long carry-over look short and concave curves look saturated)
+    known = np.isfinite(attributed) & (spend > 0)
     positive = spend[spend > 0]
-    if (known & (spend > 0)).sum() < MIN_DAYS or positive.size == 0 or np.nansum(attributed) <= 0:
+    if known.sum() < MIN_DAYS or positive.size == 0 or np.nansum(attributed) <= 0:
         return None
     typical = float(np.median(positive))
     target = attributed[known]
