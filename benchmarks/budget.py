@@ -47,6 +47,7 @@ from daiyun.models.budget.curves import ChannelCurves  # noqa: E402
 from daiyun.models.budget.optimizer import max_revenue  # noqa: E402
 from daiyun.models.budget.robust import (  # noqa: E402
     DEFAULT_MAX_SHIFT,
+    MIN_CONFIDENCE,
     MODEL_LOG_BIAS,
     MODEL_LOG_ERROR,
     UPLIFT_ERROR_PER_MOVE,
@@ -409,6 +410,9 @@ def family_section(n_draws: int, trials: int, first: int = 0) -> str:
         for c in table.columns
         if c.startswith("regret_shift_")
     }
+    default_label = (
+        f"default: max_shift 3, moved only as far as {MIN_CONFIDENCE:g} sure to beat the current mix"
+    )
     shift_table = pd.DataFrame(
         [
             {
@@ -418,7 +422,7 @@ def family_section(n_draws: int, trials: int, first: int = 0) -> str:
                 "worse_than_current": float((v > current + 1e-6).mean()),
             }
             for name, v in {
-                "default: max_shift 3, moved only as far as 0.8 sure to beat the current mix": regret,
+                default_label: regret,
                 **{f"{name}, never kept": values for name, values in shifts.items()},
                 "default, lift tests ignored": table["regret_without_tests"],
                 "default, attributed revenue not used (shapes searched on sales, no prior)": table[

@@ -26,6 +26,7 @@ from daiyun.models.budget.response import ResponseModel
 from daiyun.models.budget.robust import (
     DEFAULT_MAX_SHIFT,
     MIN_CONFIDENCE,
+    MIN_CONFIDENCE_UNTESTED,
     ExpectedCurves,
     moved_share,
     revenue_interval,
@@ -285,6 +286,11 @@ class BudgetBundle:
         return lower, upper, fixed
 
     # -- the answer --------------------------------------------------------------------------
+    def has_lift_tests(self) -> bool:
+        """Was the fit calibrated with the brand's lift tests (the `experiments` table)?"""
+        tests = getattr(self.model, "experiments", None)
+        return tests is not None and not tests.empty
+
     def recommend(
         self,
         start: Any,
@@ -295,7 +301,7 @@ class BudgetBundle:
         channels: list[dict] | None = None,
         max_shift: float | None = None,
         breakeven_roi: float | None = None,
-        min_confidence: float = MIN_CONFIDENCE,
+        min_confidence: float | None = None,
     ) -> dict:
         """The budget split for [start, end] (see INTERFACES.md /recommend_budget).
 
@@ -304,11 +310,14 @@ class BudgetBundle:
         DEFAULT_MAX_SHIFT; narrower where the curves are uncertain, 0.1 for channels the data
         cannot tell apart). The user's min/max/fixed constraints win over that region. A split less
         than `min_confidence` sure to beat the current mix is made only as far (in 5% steps of the
-        move) as is that sure; no part of it: the current mix is kept.
+        move) as is that sure; no part of it: the current mix is kept. Its default is
+        MIN_CONFIDENCE where the fit has the brand's lift tests, else MIN_CONFIDENCE_UNTESTED.
         `breakeven_roi` (default 1: a yuan of ads must bring back a yuan) sets the break-even
         budget the answer reports and warns past.
         """
         max_shift = _positive("max_shift", DEFAULT_MAX_SHIFT if max_shift is None else max_shift, "e.g. 0.5")
+        if min_confidence is None:
+            min_confidence = MIN_CONFIDENCE if self.has_lift_tests() else MIN_CONFIDENCE_UNTESTED
         margin = getattr(self, "gross_margin", None)  # bundles pickled before margins were kept
         basis = "given" if breakeven_roi is not None else "gross margin" if margin else "revenue"
         if breakeven_roi is None:
