@@ -194,7 +194,9 @@ def trust_region(
 # 0.27, within a draw 0.08), so a calibration needs many worlds. Re-set whenever the curves' fit
 # changes: with curve shapes read from the attributed revenue and the attribution prior (2026-12-02)
 # the claims went from ~3% high to ~13% low (measured; the cause not isolated) and the old constants
-# covered 0.93 of draws 100-159.
+# covered 0.93 of draws 100-159. Re-checked 2026-12-03 and kept: after the halo fitted with the shelf
+# platform's baseline the draws 100-159 gave -0.139 / 0.214; after attribution shapes read on spend
+# days only, draws 100-147 (not re-run to 159) gave -0.130 / 0.210.
 # Set both to 0 to get the bootstrap-only intervals.
 MODEL_LOG_BIAS = -0.14  # median over draws of each draw's median log(claimed / true): claims run ~13% low
 MODEL_LOG_ERROR = 0.22  # 80th percentile of what each calibration case needed for its interval to cover
