@@ -217,6 +217,7 @@ def demo_section(data_dir: Path, regret, curves, fits, timings) -> str:  # noqa:
 
 # -- 0. the generator family ---------------------------------------------------------------------
 SHIFTS = (0.3, 1.0, 3.0, 1e6)  # 3 is the default; 1e6 = no trust region
+BARS = (0.5, 0.6, 0.7, 0.8)  # how sure a split must be to move money (robust.MIN_CONFIDENCE)
 
 
 def family_draw(seed: int, trials: int) -> tuple[list[dict], dict]:
@@ -312,6 +313,12 @@ def family_draw(seed: int, trials: int) -> tuple[list[dict], dict]:
             row[f"regret_shift_{label}"] = (
                 optimum - true_total(np.array([r["spend"] for r in other["channels"]]))
             ) / optimum
+        for bar in BARS:  # the bar's trade-off, for the fit with the lift tests and the one without
+            for label, model in (("", bundle), ("untested_", blind)):
+                other = model.recommend(start, end, budget, min_confidence=bar)
+                row[f"regret_{label}bar_{bar:g}"] = (
+                    optimum - true_total(np.array([r["spend"] for r in other["channels"]]))
+                ) / optimum
         rows.append(row)
     # calibration: the tested channels' fitted ROI with and without the test, against the measurement
     calibration = []
@@ -431,6 +438,16 @@ def family_section(n_draws: int, trials: int, first: int = 0) -> str:
                 "default, attributed revenue not used (shapes searched on sales, no prior)": table[
                     "regret_attribution_not_used"
                 ],
+                **{
+                    f"moved only as far as {c.removeprefix('regret_bar_')} sure": table[c]
+                    for c in table.columns
+                    if c.startswith("regret_bar_")
+                },
+                **{
+                    f"lift tests ignored, as far as {c.removeprefix('regret_untested_bar_')} sure": table[c]
+                    for c in table.columns
+                    if c.startswith("regret_untested_bar_")
+                },
             }.items()
         ]
     )
@@ -491,8 +508,8 @@ def family_section(n_draws: int, trials: int, first: int = 0) -> str:
         f"{UPLIFT_ERROR_PER_MOVE} on draws 100-111; nothing was set from the draws below. Calibrated on "
         f"these draws instead, they would be {bias:.3f} and {model_error:.3f}.\n\n"
         + markdown(summary)
-        + "\n\nTrust region, lift tests and attributed revenue (same draws; the last two rows are "
-        "separate fits):\n\n"
+        + "\n\nTrust region, lift tests, attributed revenue and the bar to move money (same draws; the "
+        "'lift tests ignored' and 'attributed revenue not used' rows are separate fits):\n\n"
         + markdown(shift_table)
         + "\n\nBy block of worlds, and by whether a channel was held near its current spend:\n\n"
         + markdown(group_table)
