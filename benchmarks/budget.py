@@ -452,15 +452,21 @@ def family_section(n_draws: int, trials: int, first: int = 0) -> str:
         ]
     )
     # a world's error is shared by its budgets: blocks of 12 worlds show how far a small sample swings,
-    # and worlds with channels held near their current spend (unidentifiable) are read apart
+    # and worlds with channels the data cannot tell apart (moved with their partner in their current
+    # ratio, or held near their current spend where a constraint fixes one) are read apart
     groups = {
+        "all cases": table["draw"].notna(),
         **{
             f"draws {b}-{min(b + 11, first + n_draws - 1)}": table["draw"].between(b, b + 11)
             for b in range(first, first + n_draws, 12)
         },
-        "no channel held": table["unidentifiable"].eq(0),
-        "some channel held": table["unidentifiable"].gt(0),
+        **{f"{x:g}x the planned budget": table["budget_x"].eq(x) for x in sorted(table["budget_x"].unique())},
+        "every channel identifiable": table["unidentifiable"].eq(0),
+        "some channel not identifiable": table["unidentifiable"].gt(0),
     }
+    # where the split is worse than the current mix: by how much of the current mix's true revenue
+    lost = (regret - table["regret_current_mix"]) / (1.0 - table["regret_current_mix"])
+    worse = table["worse_than_current"].astype(bool)
     group_table = pd.DataFrame(
         [
             {
@@ -468,6 +474,8 @@ def family_section(n_draws: int, trials: int, first: int = 0) -> str:
                 "n": int(rows_in.sum()),
                 "median_regret": regret[rows_in].median(),
                 "worse_than_current": table.loc[rows_in, "worse_than_current"].mean(),
+                "median_loss_when_worse": lost[rows_in & worse].median(),
+                "max_loss_when_worse": lost[rows_in & worse].max(),
                 "coverage": table.loc[rows_in, "covered"].mean(),
             }
             for name, rows_in in groups.items()
@@ -511,7 +519,9 @@ def family_section(n_draws: int, trials: int, first: int = 0) -> str:
         + "\n\nTrust region, lift tests, attributed revenue and the bar to move money (same draws; the "
         "'lift tests ignored' and 'attributed revenue not used' rows are separate fits):\n\n"
         + markdown(shift_table)
-        + "\n\nBy block of worlds, and by whether a channel was held near its current spend:\n\n"
+        + "\n\nBy block of worlds, by budget, and by whether some channel could not be told apart from"
+        + " another (those move with it in their current ratio); loss when worse = the true revenue lost"
+        + " against the current mix, as a share of the current mix's, over the cases worse than it:\n\n"
         + markdown(group_table)
         + "\n\nPer draw and budget:\n\n"
         + markdown(table)

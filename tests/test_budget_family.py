@@ -163,15 +163,63 @@ def test_each_channel_stays_inside_its_trust_region(twins: BudgetBundle) -> None
     assert wide["totals"]["expected_revenue"] >= narrow["totals"]["expected_revenue"] - 1e-6
 
 
-def test_channels_bought_together_are_not_identifiable(twins: BudgetBundle) -> None:
-    answer = twins.recommend("2026-10-16", "2026-11-14", 200_000)
-    flags = {row["channel"]: row["identifiable"] for row in answer["channels"]}
-    assert flags == {"jd_kuaiche": True, "pdd_search": True, "tmall_wxt": False, "tmall_ztc": False}
-    assert answer["identifiable"] is False
-    assert any("always bought together" in note for note in answer["notes"])
-    for row in answer["channels"]:
-        if not row["identifiable"]:
-            assert abs(row["spend"] - row["current_spend"]) <= 0.1 * row["current_spend"] + 0.01
+def test_channels_bought_together_move_together_in_their_current_ratio(twins: BudgetBundle) -> None:
+    moved = {}
+    for budget in (60_000, 200_000, 600_000):
+        answer = twins.recommend("2026-10-16", "2026-11-14", budget)
+        rows = {row["channel"]: row for row in answer["channels"]}
+        flags = {name: row["identifiable"] for name, row in rows.items()}
+        assert flags == {"jd_kuaiche": True, "pdd_search": True, "tmall_wxt": False, "tmall_ztc": False}
+        assert answer["identifiable"] is False
+        assert any("always bought together" in n and "move together" in n for n in answer["notes"])
+        wxt, ztc = rows["tmall_wxt"], rows["tmall_ztc"]
+        # the data know what the pair earns along its ratio, not the split: only the split is kept
+        ratio = wxt["current_spend"] / ztc["current_spend"]
+        assert wxt["spend"] == pytest.approx(ratio * ztc["spend"], rel=1e-6, abs=0.01)
+        assert wxt["allowed_max"] == pytest.approx(ratio * ztc["allowed_max"], rel=1e-6)
+        assert sum(row["spend"] for row in rows.values()) == pytest.approx(budget, rel=1e-6)
+        moved[budget] = ztc["spend"] / ztc["current_spend"]
+    # the pair takes part in the split (pdd_search's curve is the steepest): no longer held within
+    # 10% of its current spend, as it was before its spend could move with its partner's
+    assert moved[60_000] < 0.9 and moved[200_000] < 0.9
+
+
+def test_a_fixed_channel_holds_its_lockstep_partner_near_its_current_spend(twins: BudgetBundle) -> None:
+    answer = twins.recommend(
+        "2026-10-16", "2026-11-14", 600_000, channels=[{"channel": "tmall_wxt", "fixed": 40_000}]
+    )
+    ztc = next(row for row in answer["channels"] if row["channel"] == "tmall_ztc")
+    assert abs(ztc["spend"] - ztc["current_spend"]) <= 0.1 * ztc["current_spend"] + 0.01
+    assert any("kept near their current spend" in note for note in answer["notes"])
+
+
+def test_linked_curves_are_the_members_curves_along_the_ratio(twins: BudgetBundle) -> None:
+    from daiyun.models.budget.linked import LinkedCurves, linked_groups
+
+    assert [g.tolist() for g in linked_groups([(3, 1), (1, 4), (0, 5)], 7)] == [[0, 5], [1, 3, 4]]
+    dates = pd.date_range("2026-10-16", "2026-11-14")
+    curves, _ = twins.expected_curves(dates)
+    current = np.array([30_000.0, 20_000.0, 10_000.0, 20_000.0])
+    joint = LinkedCurves.of(curves, [np.array([2, 3])], current)
+    assert joint.channels == ["jd_kuaiche", "pdd_search", "tmall_wxt+tmall_ztc"]
+    spend = np.array([25_000.0, 15_000.0, 45_000.0])
+    members = joint.expand(spend)
+    assert members.tolist() == pytest.approx([25_000.0, 15_000.0, 15_000.0, 30_000.0])
+    assert joint.revenue(spend)[:2] == pytest.approx(curves.revenue(members)[:2])
+    assert joint.revenue(spend)[2] == pytest.approx(curves.revenue(members)[2:].sum())
+    step = np.array([0.0, 0.0, 1.0])
+    slope, bend = joint.slope_and_curvature(spend)
+    numeric = joint.revenue(spend + step) - joint.revenue(spend - step)
+    assert slope[2] == pytest.approx(numeric[2] / 2, rel=1e-4)
+    assert joint.marginal_roi(spend) == pytest.approx(slope)
+    numeric_bend = joint.marginal_roi(spend + 100 * step) - joint.marginal_roi(spend - 100 * step)
+    assert bend[2] == pytest.approx(numeric_bend[2] / 200, rel=1e-3)
+    picked = joint.subset(np.array([2, 0]))
+    assert picked.revenue(spend[[2, 0]]) == pytest.approx(joint.revenue(spend)[[2, 0]])
+    draws = joint.revenue_draws(spend)
+    assert draws.shape[1] == 3 and draws[:, 2] == pytest.approx(
+        curves.revenue_draws(members)[:, 2:].sum(axis=1)
+    )
 
 
 def test_lockstep_spend_hides_only_effects_that_land_on_the_same_sales() -> None:

@@ -19,7 +19,8 @@ import pandas as pd
 from daiyun.features.errors import NotFoundError, RequestError
 from daiyun.models.answer_cache import AnswerCache
 from daiyun.models.budget.curves import ChannelCurves, geometric_adstock
-from daiyun.models.budget.optimizer import Allocation, ResponseGrid, max_revenue
+from daiyun.models.budget.linked import LinkedCurves, linked_groups
+from daiyun.models.budget.optimizer import Allocation, ResponseGrid, allocation_at, max_revenue
 from daiyun.models.budget.optimizer import target_roi as solve_target_roi
 from daiyun.models.budget.plan import daily_weights, pacing_index, phase_labels
 from daiyun.models.budget.response import ResponseModel
@@ -28,10 +29,11 @@ from daiyun.models.budget.robust import (
     MIN_CONFIDENCE,
     MIN_CONFIDENCE_UNTESTED,
     ExpectedCurves,
+    by_channel,
     moved_share,
     revenue_interval,
     trust_region,
-    unidentifiable,
+    unidentified_pairs,
     uplift_interval,
 )
 
@@ -66,7 +68,8 @@ class BudgetBundle:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_period_cache", None)
-        state.pop("_unidentifiable", None)  # recomputed from the model and history: a newer rule applies
+        state.pop("_unidentified_pairs", None)  # recomputed from the model and history: a newer rule applies
+        state.pop("_unidentifiable", None)  # (bundles pickled before the pairs were kept)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -307,8 +310,9 @@ class BudgetBundle:
 
         Do no harm: the split maximises the revenue expected over the bootstrap curves, and each
         channel stays within current spend x (1 -/+ shift), shift up to `max_shift` (default
-        DEFAULT_MAX_SHIFT; narrower where the curves are uncertain, 0.1 for channels the data
-        cannot tell apart). The user's min/max/fixed constraints win over that region. A split less
+        DEFAULT_MAX_SHIFT; narrower where the curves are uncertain). Channels the data cannot tell
+        apart move together, in their current ratio (0.1 around their current spend where the user
+        fixes one of them). The user's min/max/fixed constraints win over that region. A split less
         than `min_confidence` sure to beat the current mix is made only as far (in 5% steps of the
         move) as is that sure; no part of it: the current mix is kept. Its default is
         MIN_CONFIDENCE where the fit has the brand's lift tests, else MIN_CONFIDENCE_UNTESTED.
@@ -354,11 +358,44 @@ class BudgetBundle:
         current_period, shares = self.current_mix(dates)
         hidden = self.unidentifiable()
         unidentified = np.array([c in hidden for c in self.channels()])
-        region_low, region_high, shift = trust_region(shares * budget, point, max_shift, unidentified)
-        bounded_lower = np.where(fixed, lower, np.maximum(lower, region_low))
-        bounded_upper = np.where(fixed, upper, np.maximum(np.minimum(upper, region_high), bounded_lower))
+        # channels the data cannot tell apart move together in their current ratio (the data speak
+        # to the group's spend, not its split); a group with a fixed member, or whose members' own
+        # constraints no single group spend meets, is held near its current spend instead
+        groups = [g for g in self.linked_groups() if not fixed[g].any()]
+        for _ in range(2):
+            linked = np.zeros(len(unidentified), bool)
+            for g in groups:
+                linked[g] = True
+            region_low, region_high, shift = trust_region(
+                shares * budget, point, max_shift, unidentified & ~linked
+            )
+            bounded_lower = np.where(fixed, lower, np.maximum(lower, region_low))
+            bounded_upper = np.where(fixed, upper, np.maximum(np.minimum(upper, region_high), bounded_lower))
+            joint = LinkedCurves.of(curves, groups, shares * budget)
+            joint_lower = np.array([np.max(bounded_lower[m] / joint.share[m]) for m in joint.members])
+            joint_upper = np.array([np.min(bounded_upper[m] / joint.share[m]) for m in joint.members])
+            feasible = joint_lower <= joint_upper * (1 + 1e-12)
+            if feasible.all():
+                break
+            kept = {int(m[0]) for m, ok in zip(joint.members, feasible, strict=True) if ok}
+            groups = [g for g in groups if int(g[0]) in kept]
         met = None
-        if objective == "target_roi":
+        if groups:
+            joint_fixed = np.array([bool(fixed[m].any()) for m in joint.members])
+            joint_grid = ResponseGrid.of(joint)
+            if objective == "target_roi":
+                found, met = solve_target_roi(
+                    joint, budget, joint_lower, joint_upper, target_roi, joint_fixed, joint_grid
+                )
+            else:
+                found = max_revenue(joint, budget, joint_lower, joint_upper, joint_fixed, joint_grid)
+            # a linked member may move as far as its group: the bounds it is reported and held to
+            bounded_lower = np.where(linked, joint.expand(joint_lower), bounded_lower)
+            bounded_upper = np.where(linked, joint.expand(joint_upper), bounded_upper)
+            allocation = allocation_at(
+                curves, joint.expand(found.spend), budget, bounded_lower, bounded_upper, fixed
+            )
+        elif objective == "target_roi":
             allocation, met = solve_target_roi(
                 curves, budget, bounded_lower, bounded_upper, target_roi, fixed, grid
             )
@@ -429,8 +466,11 @@ class BudgetBundle:
             row["allowed_max"] = _money(bounded_upper[i]) if np.isfinite(bounded_upper[i]) else None
             row["max_shift"] = _ratio(shift[i])
         answer["identifiable"] = not hidden
-        for why in dict.fromkeys(hidden.values()):
-            answer["notes"].append(f"{why}; both are kept near their current spend")
+        for i, j, why in self.unidentified_pairs():
+            if linked[i] and linked[j]:
+                answer["notes"].append(f"{why}; they move together, in their current ratio")
+            else:
+                answer["notes"].append(f"{why}; both are kept near their current spend")
         if breakeven["past_breakeven"]:
             answer["notes"].append(
                 f"the budget is past break-even: above {breakeven['budget']:,.0f} the next yuan of ads "
@@ -440,16 +480,24 @@ class BudgetBundle:
             )
         return answer
 
-    def unidentifiable(self) -> dict[str, str]:
-        """Channels the fit cannot tell apart from another (channel -> why), computed once."""
-        cached = getattr(self, "_unidentifiable", None)
+    def unidentified_pairs(self) -> list[tuple[int, int, str]]:
+        """Pairs of channels the fit cannot tell apart (indices into channels(), why), computed once."""
+        cached = getattr(self, "_unidentified_pairs", None)
         if cached is None:
             draws = getattr(self.model, "draws_", {}).get("beta")
             halo = getattr(self.model, "halo_", None)
-            cached = self._unidentifiable = unidentifiable(
+            cached = self._unidentified_pairs = unidentified_pairs(
                 self.spend_history, self.channels(), draws, platforms=self.platforms, halo=halo
             )
         return cached
+
+    def unidentifiable(self) -> dict[str, str]:
+        """Channels the fit cannot tell apart from another: channel -> why (its first pair)."""
+        return by_channel(self.unidentified_pairs(), self.channels())
+
+    def linked_groups(self) -> list[np.ndarray]:
+        """Groups of channels (indices) joined by pairs the fit cannot tell apart."""
+        return linked_groups([(i, j) for i, j, _ in self.unidentified_pairs()], len(self.channels()))
 
     def _breakeven(
         self,

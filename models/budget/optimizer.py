@@ -317,6 +317,26 @@ def _release(
     return spend
 
 
+def allocation_at(
+    curves: ChannelCurves,
+    spend: np.ndarray,
+    budget: float,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    fixed: np.ndarray | None = None,
+) -> Allocation:
+    """The Allocation of a split found elsewhere (e.g. for linked channels, spread back over them)."""
+    lower = np.asarray(lower, dtype=float)
+    return _summarise(
+        curves,
+        np.asarray(spend, dtype=float),
+        budget,
+        lower,
+        np.asarray(upper, dtype=float),
+        _fixed(fixed, lower),
+    )
+
+
 def _summarise(
     curves: ChannelCurves,
     spend: np.ndarray,

@@ -20,7 +20,9 @@ DEFAULT_MAX_SHIFT = 3.0  # a channel may go from 0 to four times its current spe
 EVIDENCE_CV = 0.25  # the bootstrap spread of a channel's revenue at which its region is full width
 NARROWEST = 0.25  # share of max_shift a channel with little evidence still gets
 OPTIMISE_MEMBERS = 16  # point + evenly spaced bootstrap curves the optimizer averages (speed)
-UNIDENTIFIED_SHIFT = 0.1  # channels the data cannot separate stay within 10% of their spend
+# channels the data cannot separate move together in their current ratio (models/budget/linked.py);
+# where a constraint fixes one of them, the others stay within 10% of their spend
+UNIDENTIFIED_SHIFT = 0.1
 SPEND_CORRELATION = 0.95  # daily spends moving this closely together cannot be told apart
 BETA_CORRELATION = -0.8  # bootstrap ceilings trading off this strongly: the fit cannot split them
 
@@ -106,7 +108,30 @@ def unidentifiable(
     platforms: dict[str, str] | None = None,
     halo: pd.DataFrame | None = None,
 ) -> dict[str, str]:
-    """Channels the data cannot tell apart from another: channel -> the sentence saying why.
+    """Channels the data cannot tell apart from another: channel -> the sentence saying why (the
+    first pair it is in, see `unidentified_pairs`)."""
+    return by_channel(unidentified_pairs(spend_history, channels, draw_beta, days, platforms, halo), channels)
+
+
+def by_channel(pairs: list[tuple[int, int, str]], channels: list[str]) -> dict[str, str]:
+    """Channel -> why, for every channel in one of `pairs` (the first pair it is in)."""
+    out: dict[str, str] = {}
+    for i, j, why in pairs:
+        out.setdefault(channels[i], why)
+        out.setdefault(channels[j], why)
+    return out
+
+
+def unidentified_pairs(
+    spend_history: pd.DataFrame,
+    channels: list[str],
+    draw_beta: np.ndarray | None,
+    days: int = 365,
+    platforms: dict[str, str] | None = None,
+    halo: pd.DataFrame | None = None,
+) -> list[tuple[int, int, str]]:
+    """Pairs of channels (indices into `channels`) the data cannot tell apart, with the sentence
+    saying why.
 
     Spend bought in lockstep hides which channel did what only where the two effects land on the
     same sales: two channels of one platform, or a channel credited with a halo on the other's
@@ -118,7 +143,7 @@ def unidentifiable(
     100-147 (worse than the current mix 0.042 -> 0.049), and on the separate draws 0-47
     0.068 -> 0.057, p90 0.198 -> 0.187, worse 0.069 -> 0.062 (benchmarks/budget.py).
     """
-    out: dict[str, str] = {}
+    out: list[tuple[int, int, str]] = []
     # (channel, platform it lifts): the model's halo table holds only the halos it credited (beta > 0)
     lifted: set[tuple[str, str]] = set()
     if halo is not None and len(halo):
@@ -147,8 +172,7 @@ def unidentifiable(
                         f"{channels[i]} and {channels[j]} were always bought together (daily spend "
                         f"correlation {corr[i, j]:.2f}): the data cannot tell their effects apart"
                     )
-                    out.setdefault(channels[i], why)
-                    out.setdefault(channels[j], why)
+                    out.append((i, j, why))
     if draw_beta is not None and draw_beta.shape[0] >= 10:
         spread = draw_beta.std(axis=0) > 0
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -160,8 +184,7 @@ def unidentifiable(
                         f"the fit trades {channels[i]} against {channels[j]} (bootstrap correlation "
                         f"{corr[i, j]:.2f}): it knows their sum better than either"
                     )
-                    out.setdefault(channels[i], why)
-                    out.setdefault(channels[j], why)
+                    out.append((i, j, why))
     return out
 
 
