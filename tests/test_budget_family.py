@@ -202,6 +202,8 @@ def test_linked_curves_are_the_members_curves_along_the_ratio(twins: BudgetBundl
     current = np.array([30_000.0, 20_000.0, 10_000.0, 20_000.0])
     joint = LinkedCurves.of(curves, [np.array([2, 3])], current)
     assert joint.channels == ["jd_kuaiche", "pdd_search", "tmall_wxt+tmall_ztc"]
+    idle = LinkedCurves.of(curves, [np.array([2, 3])], np.array([1.0, 1.0, 0.0, 0.0]))
+    assert idle.share[2:].tolist() == [0.5, 0.5]  # a group spending nothing now is split evenly
     spend = np.array([25_000.0, 15_000.0, 45_000.0])
     members = joint.expand(spend)
     assert members.tolist() == pytest.approx([25_000.0, 15_000.0, 15_000.0, 30_000.0])

@@ -372,8 +372,13 @@ class BudgetBundle:
             bounded_lower = np.where(fixed, lower, np.maximum(lower, region_low))
             bounded_upper = np.where(fixed, upper, np.maximum(np.minimum(upper, region_high), bounded_lower))
             joint = LinkedCurves.of(curves, groups, shares * budget)
-            joint_lower = np.array([np.max(bounded_lower[m] / joint.share[m]) for m in joint.members])
-            joint_upper = np.array([np.min(bounded_upper[m] / joint.share[m]) for m in joint.members])
+            # the group spends that keep every member inside its own bounds (a member with no share
+            # of the group's spend gets none, whatever the group spends)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                low_each = np.where(joint.share > 0, bounded_lower / joint.share, 0.0)
+                high_each = np.where(joint.share > 0, bounded_upper / joint.share, np.inf)
+            joint_lower = np.array([np.max(low_each[m]) for m in joint.members])
+            joint_upper = np.array([np.min(high_each[m]) for m in joint.members])
             feasible = joint_lower <= joint_upper * (1 + 1e-12)
             if feasible.all():
                 break
