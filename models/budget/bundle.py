@@ -359,34 +359,32 @@ class BudgetBundle:
         hidden = self.unidentifiable()
         unidentified = np.array([c in hidden for c in self.channels()])
         # channels the data cannot tell apart move together in their current ratio (the data speak
-        # to the group's spend, not its split); a group with a fixed member, or whose members' own
-        # constraints no single group spend meets, is held near its current spend instead
-        groups = [g for g in self.linked_groups() if not fixed[g].any()]
-        for _ in range(2):
-            linked = np.zeros(len(unidentified), bool)
-            for g in groups:
-                linked[g] = True
-            region_low, region_high, shift = trust_region(
-                shares * budget, point, max_shift, unidentified & ~linked
-            )
-            bounded_lower = np.where(fixed, lower, np.maximum(lower, region_low))
-            bounded_upper = np.where(fixed, upper, np.maximum(np.minimum(upper, region_high), bounded_lower))
-            joint = LinkedCurves.of(curves, groups, shares * budget)
-            # the group spends that keep every member inside its own bounds (a member with no share
-            # of the group's spend gets none, whatever the group spends)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                low_each = np.where(joint.share > 0, bounded_lower / joint.share, 0.0)
-                high_each = np.where(joint.share > 0, bounded_upper / joint.share, np.inf)
-            joint_lower = np.array([np.max(low_each[m]) for m in joint.members])
-            joint_upper = np.array([np.min(high_each[m]) for m in joint.members])
-            feasible = joint_lower <= joint_upper * (1 + 1e-12)
-            if feasible.all():
-                break
-            kept = {int(m[0]) for m, ok in zip(joint.members, feasible, strict=True) if ok}
-            groups = [g for g in groups if int(g[0]) in kept]
+        # to the group's spend, not its split); a group with a member the user constrains (min, max
+        # or fixed) is held near its current spend instead, as the constraint is the user's own split
+        constrained = fixed | (lower > 0) | np.isfinite(upper)
+        groups = [g for g in self.linked_groups() if not constrained[g].any()]
+        linked = np.zeros(len(unidentified), bool)
+        for g in groups:
+            linked[g] = True
+        region_low, region_high, shift = trust_region(
+            shares * budget, point, max_shift, unidentified & ~linked
+        )
+        # the user's own min / max win over the region (a max below the region's floor included)
+        bounded_lower = np.where(fixed, lower, np.maximum(lower, np.minimum(region_low, upper)))
+        bounded_upper = np.where(fixed, upper, np.maximum(np.minimum(upper, region_high), bounded_lower))
+        joint = LinkedCurves.of(curves, groups, shares * budget)
+        # the group spends that keep every member inside its region (a member with no share of the
+        # group's spend gets none, whatever the group spends)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            low_each = np.where(joint.share > 0, bounded_lower / joint.share, 0.0)
+            high_each = np.where(joint.share > 0, bounded_upper / joint.share, np.inf)
+        joint_lower = np.array([np.max(low_each[m]) for m in joint.members])
+        joint_upper = np.array(
+            [np.max([np.min(high_each[m]), low]) for m, low in zip(joint.members, joint_lower, strict=True)]
+        )
         met = None
         if groups:
-            joint_fixed = np.array([bool(fixed[m].any()) for m in joint.members])
+            joint_fixed = np.array([bool(fixed[m].any()) for m in joint.members])  # singletons only
             joint_grid = ResponseGrid.of(joint)
             if objective == "target_roi":
                 found, met = solve_target_roi(
