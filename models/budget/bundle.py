@@ -312,7 +312,7 @@ class BudgetBundle:
         channel stays within current spend x (1 -/+ shift), shift up to `max_shift` (default
         DEFAULT_MAX_SHIFT; narrower where the curves are uncertain). Channels the data cannot tell
         apart move together, in their current ratio (0.1 around their current spend where the user
-        fixes one of them). The user's min/max/fixed constraints win over that region. A split less
+        constrains one of them). The user's min/max/fixed constraints win over that region. A split less
         than `min_confidence` sure to beat the current mix is made only as far (in 5% steps of the
         move) as is that sure; no part of it: the current mix is kept. Its default is
         MIN_CONFIDENCE where the fit has the brand's lift tests, else MIN_CONFIDENCE_UNTESTED.

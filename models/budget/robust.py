@@ -21,7 +21,7 @@ EVIDENCE_CV = 0.25  # the bootstrap spread of a channel's revenue at which its r
 NARROWEST = 0.25  # share of max_shift a channel with little evidence still gets
 OPTIMISE_MEMBERS = 16  # point + evenly spaced bootstrap curves the optimizer averages (speed)
 # channels the data cannot separate move together in their current ratio (models/budget/linked.py);
-# where a constraint fixes one of them, the others stay within 10% of their spend
+# where the user constrains one of them (min, max or fixed), the others stay within 10% of their spend
 UNIDENTIFIED_SHIFT = 0.1
 SPEND_CORRELATION = 0.95  # daily spends moving this closely together cannot be told apart
 BETA_CORRELATION = -0.8  # bootstrap ceilings trading off this strongly: the fit cannot split them
