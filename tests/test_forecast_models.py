@@ -59,6 +59,27 @@ def test_lgbm_fit_predict_shapes(history):
     assert model.feature_importance_.sum() > 0
 
 
+def test_the_place_in_the_year_is_read_only_from_a_year_of_history(history, result):
+    """Under a year of targets, the weeks ahead were never seen: a tree gives them the effect of
+    the latest weeks it saw, the year's trend so far read as a season (UCI Online Retail: +23% bias)."""
+    span = (history["date"].max() - history["date"].min()).days
+    assert span > 400  # the sample has more than a year: the features are kept
+    full = LGBMForecaster(**TINY_LGBM).fit(history, freq="D")
+    assert {"woy", "month"} <= set(full.features_)
+    recent = history.loc[history["date"] > history["date"].max() - pd.Timedelta(days=300)]
+    young = LGBMForecaster(**TINY_LGBM).fit(recent, freq="D")
+    assert not {"woy", "month"} & set(young.features_)
+    assert len(young.feature_importance_) == len(young.features_)
+    # the backtest decides from the whole history, so an early window fits the model that is served
+    assert result.config.lgbm_params["year_position"] is True
+    told = LGBMForecaster(**TINY_LGBM, year_position=True).fit(recent, freq="D")
+    assert {"woy", "month"} <= set(told.features_)
+    keys = recent[["platform", "sku_id"]].drop_duplicates().head(2)
+    dates = pd.date_range(recent["date"].max() + pd.Timedelta(days=1), periods=7)
+    predicted = young.predict(keys.merge(pd.DataFrame({"date": dates}), how="cross"))["lgbm"]
+    assert predicted.notna().all() and (predicted >= 0).all()
+
+
 def test_seasonal_naive_repeats_last_week(history):
     model = SeasonalNaiveForecaster().fit(history)
     first = history[["platform", "sku_id"]].drop_duplicates().iloc[0]

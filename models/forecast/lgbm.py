@@ -30,6 +30,8 @@ import pandas as pd
 
 from daiyun.features.forecast_frame import (
     FEATURES,
+    LAST_YEAR,
+    MIN_HISTORY,
     MONOTONE,
     STEP,
     SeriesPanel,
@@ -44,7 +46,26 @@ from daiyun.features.forecast_frame import (
 CALENDAR_DAYS_AHEAD = 400
 # demand displaced by closures: read only where the shops close on public holidays (see closes_on_holidays)
 CLOSURE_FEATURES = ("open_share", "days_to_holiday", "days_since_holiday")
+# the day's place in the year: read only from a history that spans a year (see spans_a_year)
+YEAR_POSITION_FEATURES = ("woy", "month")
 MAX_LEAF_LOG_STEP = 0.5  # largest change of the log forecast one tree may make (see _booster_params)
+
+
+def spans_a_year(dates: pd.Series | pd.DatetimeIndex | np.ndarray, freq: str) -> bool:
+    """Whether a history's training targets (its days after the first MIN_HISTORY, which only feed
+    the lags) reach back a year, so that the weeks to forecast were targets a year earlier.
+
+    A tree sends a value it never saw in training down the side of its nearest seen value, so with
+    under a year of targets the weeks ahead borrow the "effect" of the latest weeks the history has:
+    their sales against the trailing level, i.e. the year's trend so far, carried forward as a
+    seasonal lift (UCI Online Retail, 373 days of history: week of year and month added +0.2 to +0.3
+    to the log forecast in each of the four holdout weeks; LightGBM bias +23%, the forecast +18%).
+    """
+    dates = pd.to_datetime(pd.Series(dates))
+    if dates.empty:
+        return False
+    span = (dates.max() - dates.min()) / STEP[freq]
+    return span - MIN_HISTORY[freq] >= LAST_YEAR[freq] - 1
 
 
 def series_base(frame: pd.DataFrame) -> np.ndarray:
@@ -136,6 +157,7 @@ class LGBMForecaster:
     """LightGBM over (series, origin, horizon) rows of one brand; see the module docstring."""
 
     name = "lgbm"
+    year_position: bool | None = None  # models pickled before it was a parameter
 
     def __init__(
         self,
@@ -158,6 +180,7 @@ class LGBMForecaster:
         seed: int = 0,
         market: str = "CN",
         prices: str = "set",
+        year_position: bool | None = None,
     ) -> None:
         self.objective = objective
         self.tweedie_variance_power = tweedie_variance_power
@@ -178,6 +201,9 @@ class LGBMForecaster:
         self.seed = seed
         self.market = market  # whose holidays the calendar features read (dataset.yaml `market:`)
         self.prices = prices  # what the price column is (dataset.yaml `prices:`; forecast_frame.PRICE_KINDS)
+        # week of year and month as features: None = where the history spans a year (spans_a_year);
+        # the backtest sets it from the whole history, so its windows are the model that is served
+        self.year_position = year_position
 
     def get_params(self) -> dict:
         import inspect
@@ -207,6 +233,11 @@ class LGBMForecaster:
         # a flag that is always 0 in the history has nothing to teach the trees
         self.promo_extras_ = [name for name, values in panel.extras.items() if np.nanstd(values) > 0]
         self.features_ = [f for f in FEATURES if closing or f not in CLOSURE_FEATURES] + self.promo_extras_
+        self.year_position_ = (
+            spans_a_year(panel.dates, freq) if self.year_position is None else bool(self.year_position)
+        )
+        if not self.year_position_:
+            self.features_ = [f for f in self.features_ if f not in YEAR_POSITION_FEATURES]
         return panel
 
     def _train_booster(self, frame: pd.DataFrame) -> None:

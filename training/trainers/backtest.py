@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ from daiyun.features.forecast_frame import STEP, brand_history, promo_extra_colu
 from daiyun.features.forecast_terms import DEFAULT_QUANTILES, quantile_column
 from daiyun.models.forecast.ensemble import EnsembleWeights
 from daiyun.models.forecast.intervals import ConformalIntervals
-from daiyun.models.forecast.lgbm import calendar_tables
+from daiyun.models.forecast.lgbm import calendar_tables, spans_a_year
 from daiyun.models.forecast.members import BASELINE_NAMES, make_member
 from daiyun.training.trainers.metrics import (
     LEVELS,
@@ -199,6 +199,13 @@ def run_backtest(
     origins = backtest_origins(
         history["date"].max(), history["date"].min(), config.windows, config.horizon, freq, events, market
     )
+    uses_trees = {"lgbm", "lgbm_recursive"} & set(config.members)
+    if uses_trees and config.lgbm_params.get("year_position") is None:
+        # the windows fit the model that will be served: week of year and month only where the
+        # whole history spans a year, even in an early window that does not (a window's own span
+        # would drop them there and weight and calibrate another model than the one refitted)
+        year = spans_a_year(history["date"], freq)
+        config = replace(config, lgbm_params={**config.lgbm_params, "year_position": year})
     models = [*config.members, *config.baselines]
     platforms = sorted(history["platform"].unique())
     calendar = calendar_tables(platforms, history["date"].min(), history["date"].max(), events, freq, market)
