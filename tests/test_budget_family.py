@@ -236,7 +236,10 @@ def test_linked_curves_are_the_members_curves_along_the_ratio(twins: BudgetBundl
 
 
 def test_lockstep_spend_hides_only_effects_that_land_on_the_same_sales() -> None:
-    from daiyun.models.budget.robust import unidentifiable
+    from daiyun.models.budget.robust import by_channel, unidentified_pairs
+
+    def unidentifiable(spend, channels, draw_beta, **options):  # noqa: ANN001, ANN202
+        return by_channel(unidentified_pairs(spend, channels, draw_beta, **options), channels)
 
     rng = np.random.default_rng(4)
     dates = pd.date_range("2025-06-01", "2026-10-15", freq="D")

@@ -100,19 +100,6 @@ class ExpectedCurves:
         return ExpectedCurves(self.curves.subset(index), self.flat.subset(flat_index), self.members)
 
 
-def unidentifiable(
-    spend_history: pd.DataFrame,
-    channels: list[str],
-    draw_beta: np.ndarray | None,
-    days: int = 365,
-    platforms: dict[str, str] | None = None,
-    halo: pd.DataFrame | None = None,
-) -> dict[str, str]:
-    """Channels the data cannot tell apart from another: channel -> the sentence saying why (the
-    first pair it is in, see `unidentified_pairs`)."""
-    return by_channel(unidentified_pairs(spend_history, channels, draw_beta, days, platforms, halo), channels)
-
-
 def by_channel(pairs: list[tuple[int, int, str]], channels: list[str]) -> dict[str, str]:
     """Channel -> why, for every channel in one of `pairs` (the first pair it is in)."""
     out: dict[str, str] = {}
