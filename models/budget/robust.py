@@ -225,6 +225,9 @@ UPLIFT_ERROR_PER_MOVE = 0.54  # standard error of the uplift ratio per unit of b
 # 0.046 -> 0.035, mean 0.064 -> 0.058, worse than the current mix 4.2% -> 7.6% of cases (14.6% at
 # 2x the planned budget), by a median 0.5% of the current mix's revenue, 8.8% at worst; without
 # tests at 0.6 it would have been 13.2% -> 25.0% worse for 0.068 -> 0.064 median regret.
+# Re-checked after lockstep channels moved together (models/budget/linked.py), draws 100-147 with
+# tests: 0.6 and 0.7 both 6.2% worse than the current mix (median regret 0.022 / 0.024), 0.8 5.6%
+# (0.027): no level meets the 5% rule now; 0.6 kept, as 0.8 was kept for the untested fits.
 MIN_CONFIDENCE = 0.6  # the brand's fit has lift tests (the `experiments` table)
 MIN_CONFIDENCE_UNTESTED = 0.8  # it has none
 Z80 = 1.2816  # the p10-p90 interval is +-1.28 standard deviations
