@@ -372,18 +372,16 @@ class BudgetBundle:
         # the user's own min / max win over the region (a max below the region's floor included)
         bounded_lower = np.where(fixed, lower, np.maximum(lower, np.minimum(region_low, upper)))
         bounded_upper = np.where(fixed, upper, np.maximum(np.minimum(upper, region_high), bounded_lower))
-        joint = LinkedCurves.of(curves, groups, shares * budget)
-        # the group spends that keep every member inside its region (a member with no share of the
-        # group's spend gets none, whatever the group spends)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            low_each = np.where(joint.share > 0, bounded_lower / joint.share, 0.0)
-            high_each = np.where(joint.share > 0, bounded_upper / joint.share, np.inf)
-        joint_lower = np.array([np.max(low_each[m]) for m in joint.members])
-        joint_upper = np.array(
-            [np.max([np.min(high_each[m]), low]) for m, low in zip(joint.members, joint_lower, strict=True)]
-        )
         met = None
-        if groups:
+        if groups:  # the linked problem is built only where some channels are linked (a request's hot path)
+            joint = LinkedCurves.of(curves, groups, shares * budget)
+            # the group spends that keep every member inside its region (a member with no share of the
+            # group's spend gets none, whatever the group spends)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                low_each = np.where(joint.share > 0, bounded_lower / joint.share, 0.0)
+                high_each = np.where(joint.share > 0, bounded_upper / joint.share, np.inf)
+            joint_lower = np.array([np.max(low_each[m]) for m in joint.members])
+            joint_upper = np.maximum(np.array([np.min(high_each[m]) for m in joint.members]), joint_lower)
             joint_fixed = np.array([bool(fixed[m].any()) for m in joint.members])  # singletons only
             joint_grid = ResponseGrid.of(joint)
             if objective == "target_roi":
