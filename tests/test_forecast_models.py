@@ -151,6 +151,48 @@ def test_conformal_quantiles_are_ordered_and_calibrated():
     assert 0.72 <= inside <= 0.92
 
 
+def test_conformal_series_scale_widens_a_volatile_series_and_narrows_a_steady_one():
+    # the same size band, two kinds of series: errors 3x wider on the volatile ones. Without the
+    # series' own scale both get the band's middle width (the steady over-, the volatile under-covered).
+    rng = np.random.default_rng(2)
+    n_series, days = 40, 150
+    series = np.repeat([f"s{i}" for i in range(n_series)], days)
+    volatile = np.repeat(np.arange(n_series) % 2 == 1, days)
+    forecast = np.full(len(series), 50.0)
+    actual = forecast + rng.normal(0.0, 1.0, len(series)) * np.where(volatile, 15.0, 5.0)
+    h, event = np.tile(np.arange(1, days + 1) % 30 + 1, n_series), np.zeros(len(series), bool)
+    train = np.tile(np.arange(days) < 100, n_series)
+    test = ~train
+    qs = (0.1, 0.9)
+
+    windows = np.tile(np.arange(days) // 50, n_series)  # backtest windows: the noise read between them
+
+    def coverage(labels: np.ndarray | None, by_window: bool = False) -> tuple[float, float]:
+        fit_on = None if labels is None else labels[train]
+        asked = None if labels is None else labels[test]
+        in_window = windows[train] if by_window else None
+        intervals = ConformalIntervals().fit(
+            forecast[train], actual[train], h[train], event[train], fit_on, in_window
+        )
+        q = intervals.quantiles(forecast[test], h[test], event[test], qs, asked)
+        inside = (actual[test] >= q[:, 0]) & (actual[test] <= q[:, 1])
+        return float(inside[volatile[test]].mean()), float(inside[~volatile[test]].mean())
+
+    pooled_volatile, pooled_steady = coverage(None)
+    own_volatile, own_steady = coverage(series)
+    assert pooled_volatile < 0.7 and pooled_steady > 0.9
+    assert abs(own_volatile - 0.8) < 0.07 and abs(own_steady - 0.8) < 0.07
+    windowed_volatile, windowed_steady = coverage(series, by_window=True)
+    assert abs(windowed_volatile - 0.8) < 0.07 and abs(windowed_steady - 0.8) < 0.07
+    # a series the calibration never saw (a new SKU) keeps the band's width
+    intervals = ConformalIntervals().fit(
+        forecast[train], actual[train], h[train], event[train], series[train]
+    )
+    new = intervals.quantiles(forecast[:5], h[:5], event[:5], qs, np.array(["new"] * 5))
+    pooled = ConformalIntervals().fit(forecast[train], actual[train], h[train], event[train])
+    assert np.allclose(new, pooled.quantiles(forecast[:5], h[:5], event[:5], qs), rtol=0.15)
+
+
 def test_bundle_forecast_interface_and_order(bundle):
     start = bundle.origin + pd.Timedelta(days=1)
     rows = bundle.forecast(start, start + pd.Timedelta(days=29), quantiles=(0.1, 0.5, 0.9))

@@ -35,6 +35,7 @@ from daiyun.features.forecast_terms import (
     check_quantiles,
     quantile_column,
 )
+from daiyun.models.forecast.intervals import series_labels
 
 SLOW_MEMBERS = ("prophet", "lgbm_recursive")  # cached under the stored plan, re-run for a scenario
 
@@ -301,7 +302,8 @@ class ForecastBundle:
         frame["mean"] = self.weights.combine(frame)
         h = ((frame["date"] - self.origin) / STEP[self.freq]).to_numpy().astype(int)
         event = self._event_flags(frame, features)
-        values = self.intervals.quantiles(frame["mean"].to_numpy(float), h, event, qs)
+        series = series_labels(frame)
+        values = self.intervals.quantiles(frame["mean"].to_numpy(float), h, event, qs, series)
         for j, q in enumerate(qs):
             frame[quantile_column(q)] = values[:, j]
         if features is not None:

@@ -6,6 +6,13 @@ forecast size band), with coarser buckets when a cell has fewer than `min_count`
 quantile q is read off a 1%-grid of z and mapped back: f + z_q * sqrt(f + 1), floored at 0 and
 made monotone in q. Coverage is measured in the backtest (out of window: each window is
 calibrated on the others), not assumed.
+
+A series whose backtest errors run wider (or narrower) than its buckets' carries its own scale: the
+ratio of its mean |z| to what its size band's cells expect, shrunk toward 1 as far as it could be
+noise (empirical Bayes over the brand's series; noise read from how a ratio moves between windows).
+Its residuals are divided by that scale before the buckets' quantiles are read, and its intervals
+multiplied by it, so a brand's volatile best seller and its steady one do not share one width.
+Series never seen in calibration (new SKUs) keep scale 1.
 """
 
 from __future__ import annotations
@@ -49,7 +56,13 @@ class ConformalIntervals:
         )
 
     def fit(
-        self, forecast: np.ndarray, actual: np.ndarray, h: np.ndarray, event: np.ndarray
+        self,
+        forecast: np.ndarray,
+        actual: np.ndarray,
+        h: np.ndarray,
+        event: np.ndarray,
+        series: np.ndarray | None = None,
+        windows: np.ndarray | None = None,
     ) -> ConformalIntervals:
         forecast, actual = np.asarray(forecast, float), np.asarray(actual, float)
         ok = np.isfinite(forecast) & np.isfinite(actual)
@@ -57,6 +70,13 @@ class ConformalIntervals:
         self.bands_ = tuple(sorted({*self.size_bands, *map(float, extra)}))
         z = (actual[ok] - forecast[ok]) / _scale(forecast[ok])
         keys = self._keys(forecast[ok], np.asarray(h)[ok], np.asarray(event)[ok])
+        self.series_scale_ = {}
+        if series is not None and len(z):
+            in_window = None if windows is None else np.asarray(windows)[ok]
+            self.series_scale_ = self._series_scales(
+                z, keys["sb"].to_numpy(), np.asarray(series)[ok], in_window
+            )
+            z = z / self._row_scales(np.asarray(series)[ok])
         self.tables_: dict[tuple, dict[tuple, np.ndarray]] = {}
         for columns in (("hb", "ev", "sb"), ("ev", "sb"), ("sb",), ()):
             table = {}
@@ -70,8 +90,54 @@ class ConformalIntervals:
         self.n_residuals_ = int(len(z))
         return self
 
+    def _series_scales(
+        self, z: np.ndarray, band: np.ndarray, series: np.ndarray, windows: np.ndarray | None
+    ) -> dict:
+        """Each series' mean |z| over what its rows' size bands expect, shrunk toward 1 in logs by
+        empirical Bayes: weight tau2 / (tau2 + se2), tau2 the spread of the series' log ratios beyond
+        their noise, se2 a series' noise (from how its ratio moves between backtest windows, pooled over
+        series, since residuals within a window are correlated; without windows, from its |z|'s variance)."""
+        size = np.abs(z)
+        expected = pd.Series(size).groupby(band).transform("mean").to_numpy()
+        frame = pd.DataFrame({"series": series, "size": size, "expected": expected})
+        frame["window"] = 0 if windows is None else windows
+        sums = frame.groupby("series", sort=False).agg(
+            size=("size", "sum"),
+            expected=("expected", "sum"),
+            n=("size", "size"),
+            var=("size", "var"),
+            k=("window", "nunique"),
+        )
+        log_ratio = np.log(np.clip(sums["size"] / np.maximum(sums["expected"], 1e-9), 1e-3, None)).to_numpy()
+        per_window = frame.groupby(["series", "window"], sort=False)[["size", "expected"]].sum()
+        window_log = np.log(
+            np.clip(per_window["size"] / np.maximum(per_window["expected"], 1e-9), 1e-3, None)
+        )
+        deviation = window_log - window_log.groupby(level="series").transform("mean")
+        k = sums["k"].to_numpy(float)
+        if windows is not None and (k > 1).any():
+            pooled = float((deviation**2).sum() / max((k[k > 1] - 1).sum(), 1.0))
+            se2 = pooled / k
+        else:
+            mean_size = np.maximum(sums["size"].to_numpy(float) / sums["n"].to_numpy(float), 1e-9)
+            se2 = sums["var"].fillna(0.0).to_numpy(float) / (sums["n"].to_numpy(float) * mean_size**2)
+        tau2 = max(float(np.var(log_ratio)) - float(np.mean(se2)), 0.0) if len(log_ratio) > 1 else 0.0
+        weight = tau2 / np.maximum(tau2 + se2, 1e-12)
+        return dict(zip(sums.index, np.exp(weight * log_ratio), strict=True))
+
+    def _row_scales(self, series: np.ndarray | None, rows: int = 0) -> np.ndarray:
+        known = getattr(self, "series_scale_", {})  # pickles from before series scales: none
+        if series is None or not known:
+            return np.ones(rows if series is None else len(series))
+        return np.array([known.get(label, 1.0) for label in series], dtype=float)
+
     def quantiles(
-        self, forecast: np.ndarray, h: np.ndarray, event: np.ndarray, qs: tuple[float, ...]
+        self,
+        forecast: np.ndarray,
+        h: np.ndarray,
+        event: np.ndarray,
+        qs: tuple[float, ...],
+        series: np.ndarray | None = None,
     ) -> np.ndarray:
         """(rows x len(qs)) quantile forecasts, monotone in q and >= 0."""
         forecast = np.asarray(forecast, float)
@@ -102,5 +168,11 @@ class ConformalIntervals:
             if len(forecast)
             else (np.zeros((0, len(qs))))
         )
-        values = np.clip(forecast[:, None] + z_q * _scale(forecast)[:, None], 0.0, None)
+        spread = _scale(forecast) * self._row_scales(series, len(forecast))
+        values = np.clip(forecast[:, None] + z_q * spread[:, None], 0.0, None)
         return np.maximum.accumulate(values, axis=1) if len(qs) > 1 else values
+
+
+def series_labels(frame: pd.DataFrame) -> np.ndarray:
+    """The key a series' scale is stored under: platform and SKU."""
+    return (frame["platform"].astype(str) + "\x1f" + frame["sku_id"].astype(str)).to_numpy()

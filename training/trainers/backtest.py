@@ -24,7 +24,7 @@ import pandas as pd
 from daiyun.features.forecast_frame import STEP, brand_history, promo_extra_columns
 from daiyun.features.forecast_terms import DEFAULT_QUANTILES, quantile_column
 from daiyun.models.forecast.ensemble import EnsembleWeights
-from daiyun.models.forecast.intervals import ConformalIntervals
+from daiyun.models.forecast.intervals import ConformalIntervals, series_labels
 from daiyun.models.forecast.lgbm import calendar_tables, spans_a_year
 from daiyun.models.forecast.members import BASELINE_NAMES, make_member
 from daiyun.training.trainers.metrics import (
@@ -243,6 +243,7 @@ def cross_fit(
         ensemble[test] = weights.combine(predictions.loc[test])
     predictions[ENSEMBLE] = ensemble
     quantile_values = np.full((len(predictions), len(qs)), np.nan)
+    series = series_labels(predictions)
     for origin in origins:
         test = (predictions["origin"] == origin).to_numpy()
         train = ~test if len(origins) > 1 else test
@@ -251,18 +252,26 @@ def cross_fit(
             predictions.loc[train, "actual"],
             predictions.loc[train, "h"],
             predictions.loc[train, "event"],
+            series[train],
+            predictions.loc[train, "origin"].to_numpy(),
         )
         quantile_values[test] = calibration.quantiles(
             predictions.loc[test, ENSEMBLE].to_numpy(),
             predictions.loc[test, "h"].to_numpy(),
             predictions.loc[test, "event"].to_numpy(),
             qs,
+            series[test],
         )
     for j, q in enumerate(qs):
         predictions[quantile_column(q)] = quantile_values[:, j]
     final_weights = EnsembleWeights().fit(predictions, members)
     final_intervals = ConformalIntervals().fit(
-        predictions[ENSEMBLE], predictions["actual"], predictions["h"], predictions["event"]
+        predictions[ENSEMBLE],
+        predictions["actual"],
+        predictions["h"],
+        predictions["event"],
+        series,
+        predictions["origin"].to_numpy(),
     )
     return final_weights, final_intervals, error_correlation(predictions, final_intervals)
 
