@@ -68,6 +68,27 @@ def test_young_series_are_cold_start_with_cell_levels(history):
     assert snapshot.stats.loc[~row.to_numpy(), "cold_start"].eq(0).mean() > 0.8
 
 
+def test_a_young_series_keeps_its_own_level_and_takes_its_cells_only_for_what_it_lacks(history):
+    # a launch selling 40 a day for ten days is not its siblings: its own days set its level (before,
+    # the cell's replaced them, and a launch on a quiet platform was forecast at its siblings' ~0)
+    keys = history[["platform", "sku_id"]].drop_duplicates().iloc[0]
+    series = history["platform"].eq(keys["platform"]) & history["sku_id"].eq(keys["sku_id"])
+    young = history.loc[~series | (history["date"] > history["date"].max() - pd.Timedelta(days=10))].copy()
+    mine = young["platform"].eq(keys["platform"]) & young["sku_id"].eq(keys["sku_id"])
+    young.loc[mine, ["units", "in_stock"]] = [40.0, 1]
+    snapshot = origin_snapshot(build_panel(young), young["date"].max(), horizon=14)
+    same = snapshot.keys["platform"].eq(keys["platform"]) & snapshot.keys["sku_id"].eq(keys["sku_id"])
+    row = same.to_numpy()
+    stats = snapshot.stats.loc[row].iloc[0]
+    assert stats["cold_start"] == 1.0
+    assert stats["level_long"] == pytest.approx(40.0, rel=0.05)
+    # never in stock: nothing of its own, so its cell's level (finite, the siblings')
+    young.loc[mine, "in_stock"] = 0
+    snapshot = origin_snapshot(build_panel(young), young["date"].max(), horizon=14)
+    stats = snapshot.stats.loc[row].iloc[0]
+    assert np.isfinite(stats["level_long"]) and stats["level_long"] < 40.0
+
+
 def test_promotion_days_expand_a_plan():
     plan = pd.DataFrame(
         {
