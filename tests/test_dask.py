@@ -116,7 +116,10 @@ def test_large_brand_trains_lightgbm_on_the_cluster(dataset, executor, tmp_path,
     runs = _brand_runs()
     assert len(runs) == 1
     distributed = float(runs["metrics.backtest_lgbm_wape"].iloc[0])
-    assert abs(distributed - local) / local < 0.05, (distributed, local)
+    # dask-distributed LightGBM is not deterministic (which worker holds which rows changes the
+    # histograms): on the same data its WAPE has measured 0.368-0.403 against the local 0.382, so a
+    # 5% bound failed now and then; a model trained on part of the data or features misses by far more
+    assert abs(distributed - local) / local < 0.10, (distributed, local)
 
 
 def test_backtest_and_forecast_work_on_the_cluster(dataset, executor):
