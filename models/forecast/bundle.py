@@ -256,8 +256,8 @@ class ForecastBundle:
             same = np.zeros(len(asked), dtype=bool)
             values = np.full(len(asked), np.nan)
         if not same.all():
-            series = asked["platform"] + "|" + asked["sku_id"]
-            redo = series.isin(series[~same]).to_numpy()
+            series = series_labels(asked)
+            redo = np.isin(series, series[~same])
             values[redo] = member.predict(asked.loc[redo])[name].to_numpy(float)
         out[np.flatnonzero(mask)] = values
         return out

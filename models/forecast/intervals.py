@@ -76,7 +76,7 @@ class ConformalIntervals:
             self.series_scale_ = self._series_scales(
                 z, keys["sb"].to_numpy(), np.asarray(series)[ok], in_window
             )
-            z = z / self._row_scales(np.asarray(series)[ok])
+            z = z / self._row_scales(np.asarray(series)[ok], len(z))
         self.tables_: dict[tuple, dict[tuple, np.ndarray]] = {}
         for columns in (("hb", "ev", "sb"), ("ev", "sb"), ("sb",), ()):
             table = {}
@@ -100,22 +100,16 @@ class ConformalIntervals:
         size = np.abs(z)
         expected = pd.Series(size).groupby(band).transform("mean").to_numpy()
         frame = pd.DataFrame({"series": series, "size": size, "expected": expected})
-        frame["window"] = 0 if windows is None else windows
         sums = frame.groupby("series", sort=False).agg(
-            size=("size", "sum"),
-            expected=("expected", "sum"),
-            n=("size", "size"),
-            var=("size", "var"),
-            k=("window", "nunique"),
+            size=("size", "sum"), expected=("expected", "sum"), n=("size", "size"), var=("size", "var")
         )
-        log_ratio = np.log(np.clip(sums["size"] / np.maximum(sums["expected"], 1e-9), 1e-3, None)).to_numpy()
-        per_window = frame.groupby(["series", "window"], sort=False)[["size", "expected"]].sum()
-        window_log = np.log(
-            np.clip(per_window["size"] / np.maximum(per_window["expected"], 1e-9), 1e-3, None)
-        )
-        deviation = window_log - window_log.groupby(level="series").transform("mean")
-        k = sums["k"].to_numpy(float)
+        log_ratio = _log_ratio(sums["size"], sums["expected"]).to_numpy()
+        frame["window"] = windows if windows is not None else 0
+        k = frame.groupby("series", sort=False)["window"].nunique().to_numpy(float)
         if windows is not None and (k > 1).any():
+            per_window = frame.groupby(["series", "window"], sort=False)[["size", "expected"]].sum()
+            window_log = _log_ratio(per_window["size"], per_window["expected"])
+            deviation = window_log - window_log.groupby(level="series").transform("mean")
             pooled = float((deviation**2).sum() / max((k[k > 1] - 1).sum(), 1.0))
             se2 = pooled / k
         else:
@@ -125,11 +119,11 @@ class ConformalIntervals:
         weight = tau2 / np.maximum(tau2 + se2, 1e-12)
         return dict(zip(sums.index, np.exp(weight * log_ratio), strict=True))
 
-    def _row_scales(self, series: np.ndarray | None, rows: int = 0) -> np.ndarray:
+    def _row_scales(self, series: np.ndarray | None, rows: int) -> np.ndarray:
         known = getattr(self, "series_scale_", {})  # pickles from before series scales: none
         if series is None or not known:
-            return np.ones(rows if series is None else len(series))
-        return np.array([known.get(label, 1.0) for label in series], dtype=float)
+            return np.ones(rows)
+        return pd.Series(series).map(known).fillna(1.0).to_numpy(float)
 
     def quantiles(
         self,
@@ -171,6 +165,10 @@ class ConformalIntervals:
         spread = _scale(forecast) * self._row_scales(series, len(forecast))
         values = np.clip(forecast[:, None] + z_q * spread[:, None], 0.0, None)
         return np.maximum.accumulate(values, axis=1) if len(qs) > 1 else values
+
+
+def _log_ratio(size: pd.Series, expected: pd.Series) -> pd.Series:
+    return np.log(np.clip(size / np.maximum(expected, 1e-9), 1e-3, None))
 
 
 def series_labels(frame: pd.DataFrame) -> np.ndarray:
