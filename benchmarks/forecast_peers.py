@@ -642,6 +642,23 @@ def reconcile_daiyun(
     return values[RECONCILED].to_numpy(float), time.perf_counter() - began
 
 
+def recentred_intervals(
+    base: np.ndarray, moved: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The served intervals' rule (`daiyun.models.forecast.intervals`: f + z * sqrt(f + 1) x the series'
+    scale, floored at 0) read at the reconciled mean, with each row's own z and scale.
+
+    Adding the shift to both ends instead lifted every p10 of 0 above 0 where reconciliation raised a
+    row a little, so the zero days of small series fell outside (simulator seed 3 northpeak: coverage
+    0.78 for the SKU model's rows, 0.46 for the same rows moved by at most a few hundredths).
+    """
+    ratio = np.sqrt(np.clip(moved, 0.0, None) + 1.0) / np.sqrt(np.clip(base, 0.0, None) + 1.0)
+    new_hi = np.clip(moved + (hi - base) * ratio, 0.0, None)
+    # a p10 at the floor says the row sells nothing at least one period in ten; it stays there
+    new_lo = np.where(lo <= 0, 0.0, np.clip(moved + (lo - base) * ratio, 0.0, None))
+    return new_lo, np.maximum(new_hi, new_lo)
+
+
 # -------------------------------------------------------------------------------------- scoring
 def score_case(
     case: Case,
@@ -751,9 +768,7 @@ def evaluate(case: Case, args: argparse.Namespace, mlf_python: str | None) -> li
     max_train = 400 if case.freq == "D" else 7 * 156  # a year and a season: enough for ETS and Theta
     bottom[RECONCILED], seconds[RECONCILED] = reconcile_daiyun(case, result, history, test, max_train)
     seconds[RECONCILED] += seconds[DAIYUN]
-    # the reconciled rows keep the interval width of the unreconciled ones, re-centred
-    shift = bottom[RECONCILED] - bottom[DAIYUN]
-    intervals[RECONCILED] = (np.clip(intervals[DAIYUN][0] + shift, 0, None), intervals[DAIYUN][1] + shift)
+    intervals[RECONCILED] = recentred_intervals(bottom[DAIYUN], bottom[RECONCILED], *intervals[DAIYUN])
     print(f"   daiyun {seconds[DAIYUN]:.0f}s", flush=True)
 
     stats, stats_seconds = run_stats(case, train, list(LEVELS), max_train)

@@ -89,6 +89,30 @@ def test_a_young_series_keeps_its_own_level_and_takes_its_cells_only_for_what_it
     assert np.isfinite(stats["level_long"]) and stats["level_long"] < 40.0
 
 
+def test_a_launch_on_its_ramp_reads_its_level_from_its_later_days(history):
+    # 30 days old, selling 1 a day in its first 15 days and 10 a day since: its whole-life average
+    # (5.5) is the ramp, not what it sells now; an established series keeps the 8-week window
+    keys = history[["platform", "sku_id"]].drop_duplicates()
+    launch, steady = keys.iloc[0], keys.iloc[1]
+    end = history["date"].max()
+
+    def of(frame, key):
+        return frame["platform"].eq(key["platform"]) & frame["sku_id"].eq(key["sku_id"])
+
+    data = history.loc[~of(history, launch) | (history["date"] > end - pd.Timedelta(days=30))].copy()
+    mine = of(data, launch)
+    ramp = np.where(data.loc[mine, "date"] > end - pd.Timedelta(days=15), 10.0, 1.0)
+    data.loc[mine, "units"] = ramp
+    data.loc[mine, ["in_stock", "on_promo"]] = [1, 0]
+    snapshot = origin_snapshot(build_panel(data), end, horizon=14)
+    stats = snapshot.stats.set_index(pd.MultiIndex.from_frame(snapshot.keys[["platform", "sku_id"]]))
+    assert stats.loc[(launch["platform"], launch["sku_id"]), "normal_level"] == pytest.approx(10.0)
+
+    own = history.loc[of(history, steady) & (history["date"] > end - pd.Timedelta(days=56))]
+    normal = own.loc[(own["on_promo"] < 0.5) & (own["in_stock"] > 0), "units"].mean()
+    assert stats.loc[(steady["platform"], steady["sku_id"]), "normal_level"] == pytest.approx(normal)
+
+
 def test_promotion_days_expand_a_plan():
     plan = pd.DataFrame(
         {
