@@ -293,6 +293,25 @@ def test_bad_requests_are_named(bundle):
         bundle.forecast(bundle.origin, start)
 
 
+def test_prophet_leaves_a_launch_to_lightgbm(history):
+    # a 30-day-old launch that outsells everything: Prophet would read it flat (its ramp averaged
+    # in), so it is not among Prophet's series; the next biggest ones are
+    from daiyun.models.forecast.members import ProphetTopSeries
+
+    keys = history[["platform", "sku_id"]].drop_duplicates()
+    launch = keys.iloc[0]
+    mine = history["platform"].eq(launch["platform"]) & history["sku_id"].eq(launch["sku_id"])
+    young = history.loc[~mine | (history["date"] > history["date"].max() - pd.Timedelta(days=30))].copy()
+    young.loc[mine, "units"] = young.loc[mine, "units"].fillna(0) + 1000.0
+    member = ProphetTopSeries(top_n=2).fit(young, freq="D")
+    chosen = set(member.series_keys_().itertuples(index=False, name=None))
+    assert len(chosen) == 2 and (launch["platform"], launch["sku_id"]) not in chosen
+    # old enough (a shorter shortest history), it is the first one chosen
+    member = ProphetTopSeries(top_n=2, params={"min_history_days": 20}).fit(young, freq="D")
+    chosen = set(member.series_keys_().itertuples(index=False, name=None))
+    assert (launch["platform"], launch["sku_id"]) in chosen
+
+
 def test_prophet_member_joins_the_ensemble(dataset, history, bundle):
     from daiyun.models.forecast.members import ProphetTopSeries
 
