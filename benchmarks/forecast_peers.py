@@ -329,7 +329,9 @@ def split(case: Case) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     return train.reset_index(drop=True), test.reset_index(drop=True), origin
 
 
-def run_daiyun(case: Case, origin: pd.Timestamp, prophet_top_n: int) -> tuple[pd.DataFrame, object, float]:
+def run_daiyun(
+    case: Case, origin: pd.Timestamp, prophet_top_n: int, seed: int = 0
+) -> tuple[pd.DataFrame, object, float]:
     dataset = _frame(
         case.history,
         case.market,
@@ -340,6 +342,7 @@ def run_daiyun(case: Case, origin: pd.Timestamp, prophet_top_n: int) -> tuple[pd
         prices=case.prices,
     )
     lgbm = {"horizon": 13, "origin_stride": 2, "lookback": 104} if case.freq == "W" else {}
+    lgbm = {**lgbm, "seed": seed} if seed else lgbm
     members = ("lgbm", "prophet") if prophet_top_n else ("lgbm",)
     config = BacktestConfig(
         windows=3,
@@ -770,6 +773,16 @@ def evaluate(case: Case, args: argparse.Namespace, mlf_python: str | None) -> li
     seconds[RECONCILED] += seconds[DAIYUN]
     intervals[RECONCILED] = recentred_intervals(bottom[DAIYUN], bottom[RECONCILED], *intervals[DAIYUN])
     print(f"   daiyun {seconds[DAIYUN]:.0f}s", flush=True)
+    for seed in range(1, args.lgbm_seeds):
+        again, _, took = run_daiyun(case, origin, args.prophet_top_n, seed=seed)
+        joined = test[keys].merge(
+            again.loc[again["origin"] == origin, [*keys, "ensemble", "p10", "p90"]], on=keys, how="left"
+        )
+        name = seeded(seed)
+        bottom[name], seconds[name] = joined["ensemble"].fillna(0.0).to_numpy(float), took
+        lo, hi = (joined[q].fillna(0.0).to_numpy(float) for q in ("p10", "p90"))
+        intervals[name] = (lo, hi)
+        print(f"   daiyun, LightGBM seed {seed}: {took:.0f}s", flush=True)
 
     stats, stats_seconds = run_stats(case, train, list(LEVELS), max_train)
     sku = test[keys].merge(
@@ -806,6 +819,59 @@ def evaluate(case: Case, args: argparse.Namespace, mlf_python: str | None) -> li
 
 
 # ------------------------------------------------------------------------------------- report
+SEED_TAG = " @ LightGBM seed "
+
+
+def seeded(seed: int) -> str:
+    """The model name of daiyun's forecast refitted with another LightGBM seed (`--lgbm-seeds`)."""
+    return f"{DAIYUN}{SEED_TAG}{seed}"
+
+
+def seed_spread(table: pd.DataFrame) -> list[str]:
+    """daiyun under each LightGBM seed (seed 0 is the table's `daiyun`): min / median / max per
+    dataset (the family: of the median over draws), and under how many seeds each target is met."""
+    ours = table.loc[(table["model"] == DAIYUN) | table["model"].str.contains(SEED_TAG, regex=False)].copy()
+    if ours["model"].nunique() < 2:
+        return []
+    ours["seed"] = [int(m.split(SEED_TAG)[1]) if SEED_TAG in m else 0 for m in ours["model"]]
+    peers = table.loc[table["model"].isin([*STATS_PEERS, MLF])]
+    metrics = ["wrmsse", "rmsse_total", "rmsse_platform", "bias", "coverage80", "coverage80_top"]
+    metrics = [m for m in metrics if m in ours.columns]
+    family = ours["family"] == "family"
+    per_seed = [ours.loc[~family, ["data", "seed", *metrics]]]
+    best = peers.loc[peers["family"] != "family"].groupby("data")[metrics[:3]].min()
+    if family.any():
+        median = ours.loc[family].groupby("seed")[metrics].median().reset_index()
+        per_seed.insert(0, median.assign(data="family (median of draws)"))
+        peer_median = peers.loc[peers["family"] == "family"].groupby("model")[metrics[:3]].median().min()
+        best.loc["family (median of draws)"] = peer_median
+    per_seed = pd.concat(per_seed, ignore_index=True)
+    rows = []
+    for name, runs in per_seed.groupby("data", sort=False):
+        row = {"data": name, "seeds": len(runs)}
+        for metric in metrics:
+            values = runs[metric].to_numpy(float)
+            row[metric] = f"{np.nanmin(values):.3f} / {np.nanmedian(values):.3f} / {np.nanmax(values):.3f}"
+        if name in best.index:
+            met = (runs[metrics[:3]].to_numpy() <= best.loc[name].to_numpy()[None, :]).all(axis=1)
+            row["at or below the best peer (3 levels)"] = f"{int(met.sum())} of {len(runs)}"
+        met_bias = (runs["bias"].abs() <= 0.05).sum()
+        met_cov = runs["coverage80"].between(0.75, 0.85).sum()
+        row["|bias| <= 0.05"] = f"{int(met_bias)} of {len(runs)}"
+        row["coverage 0.75-0.85"] = f"{int(met_cov)} of {len(runs)}"
+        rows.append(row)
+    return [
+        "## daiyun under other LightGBM seeds (min / median / max)",
+        "",
+        "The same forecast refitted with LightGBM's seed 0 (the table above) and the others asked"
+        " (`--lgbm-seeds`): how far a score moves with the seed alone, and under how many seeds each"
+        " target holds (against the best peer of this run). A difference inside this spread is not"
+        " evidence either way.",
+        "",
+        markdown(pd.DataFrame(rows)),
+        "",
+    ]
+
 
 
 def targets(table: pd.DataFrame, ours: str) -> list[str]:
@@ -873,6 +939,12 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="family simulator rossmann dunnhumby uci")
     parser.add_argument("--mlforecast-python", default=None)
     parser.add_argument("--no-mlforecast", action="store_true")
+    parser.add_argument(
+        "--lgbm-seeds",
+        type=int,
+        default=1,
+        help="also refit daiyun with LightGBM seeds 1..N-1 and report the spread (each adds daiyun's time)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--rows-out", type=Path, default=None, help="also keep the raw rows (parquet)")
     parser.add_argument(
@@ -955,6 +1027,8 @@ def write_report(
         "seconds",
     ]
     table = table[[c for c in columns if c in table.columns] + ["family"]]
+    spread = seed_spread(table)
+    table = table.loc[~table["model"].str.contains(SEED_TAG, regex=False)]
     load = os.getloadavg()[0]
     sections = [
         "# Forecast accuracy against the standard peers",
@@ -976,6 +1050,7 @@ def write_report(
         sections += ["## Family draws: median over draws", "", markdown(median), ""]
     sections += ["## Targets (daiyun+rec is the reconciled forecast, daiyun the SKU model's sums)", ""]
     sections += targets(table, RECONCILED) + targets(table, DAIYUN) + [""]
+    sections += spread
     sections += ["## Datasets", "", *notes, ""]
     sections.append(f"Total run time {seconds:.0f}s (parts run side by side add up).")
     text = "\n".join(sections) + "\n"
