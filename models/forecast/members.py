@@ -2,8 +2,9 @@
 
 Prophet fits one model per series (a fraction of a second each, with cmdstan), so a brand with
 hundreds of series would dominate training time. `ProphetTopSeries` fits it on the `top_n` series
-with the most units over the last `recent_days` (Prophet itself pools the intermittent ones by
-category); the ensemble uses its second weight set on every other series.
+with the most units over the last `recent_days` among those old enough for Prophet to read a trend
+(a launch is left to LightGBM; Prophet itself pools the intermittent ones by category); the
+ensemble uses its second weight set on every other series.
 """
 
 from __future__ import annotations
