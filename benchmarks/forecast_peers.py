@@ -363,6 +363,16 @@ def run_daiyun(
     return result.predictions, result, seconds
 
 
+def holdout_rows(
+    predictions: pd.DataFrame, test: pd.DataFrame, origin: pd.Timestamp
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """daiyun's mean and p10 / p90 on the test rows (in their order) from the backtest's last window."""
+    keys = ["platform", "sku_id", "date"]
+    holdout = predictions.loc[predictions["origin"] == origin, [*keys, "ensemble", "p10", "p90"]]
+    joined = test[keys].merge(holdout, on=keys, how="left").fillna({"ensemble": 0.0, "p10": 0.0, "p90": 0.0})
+    return joined["ensemble"].to_numpy(float), (joined["p10"].to_numpy(float), joined["p90"].to_numpy(float))
+
+
 def _brand_history(dataset: Dataset) -> pd.DataFrame:
     """The long frame every forecaster fits on (the history already carries its category)."""
     columns = [*HISTORY_COLUMNS, "list_price", "revenue"]
@@ -763,10 +773,7 @@ def evaluate(case: Case, args: argparse.Namespace, mlf_python: str | None) -> li
     keys = ["platform", "sku_id", "date"]
 
     predictions, result, seconds[DAIYUN] = run_daiyun(case, origin, args.prophet_top_n)
-    holdout = predictions.loc[predictions["origin"] == origin]
-    joined = test[keys].merge(holdout[[*keys, "ensemble", "p10", "p90"]], on=keys, how="left")
-    bottom[DAIYUN] = joined["ensemble"].fillna(0.0).to_numpy(float)
-    intervals[DAIYUN] = (joined["p10"].fillna(0.0).to_numpy(float), joined["p90"].fillna(0.0).to_numpy(float))
+    bottom[DAIYUN], intervals[DAIYUN] = holdout_rows(predictions, test, origin)
     history = _brand_history(_frame(case.history, case.market, "brand", case.freq))
     max_train = 400 if case.freq == "D" else 7 * 156  # a year and a season: enough for ETS and Theta
     bottom[RECONCILED], seconds[RECONCILED] = reconcile_daiyun(case, result, history, test, max_train)
@@ -775,13 +782,9 @@ def evaluate(case: Case, args: argparse.Namespace, mlf_python: str | None) -> li
     print(f"   daiyun {seconds[DAIYUN]:.0f}s", flush=True)
     for seed in range(1, args.lgbm_seeds):
         again, _, took = run_daiyun(case, origin, args.prophet_top_n, seed=seed)
-        joined = test[keys].merge(
-            again.loc[again["origin"] == origin, [*keys, "ensemble", "p10", "p90"]], on=keys, how="left"
-        )
         name = seeded(seed)
-        bottom[name], seconds[name] = joined["ensemble"].fillna(0.0).to_numpy(float), took
-        lo, hi = (joined[q].fillna(0.0).to_numpy(float) for q in ("p10", "p90"))
-        intervals[name] = (lo, hi)
+        bottom[name], intervals[name] = holdout_rows(again, test, origin)
+        seconds[name] = took
         print(f"   daiyun, LightGBM seed {seed}: {took:.0f}s", flush=True)
 
     stats, stats_seconds = run_stats(case, train, list(LEVELS), max_train)
@@ -820,6 +823,24 @@ def evaluate(case: Case, args: argparse.Namespace, mlf_python: str | None) -> li
 
 # ------------------------------------------------------------------------------------- report
 SEED_TAG = " @ LightGBM seed "
+LEVEL_METRICS = ["wrmsse", "rmsse_total", "rmsse_platform"]  # at or below the best peer's
+MAX_BIAS = 0.05
+COVERAGE = (0.75, 0.85)  # 80% intervals
+FAMILY_MEDIAN = "family (median of draws)"
+
+
+def by_dataset(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Each dataset's rows; the family draws as one dataset (each model's median over the draws), first."""
+    groups = [
+        (name, rows) for name, rows in table.groupby("data", sort=False) if rows["family"].iloc[0] != "family"
+    ]
+    family = table.loc[table["family"] == "family"]
+    if len(family):
+        numeric = family.select_dtypes("number").columns
+        median = family.groupby("model", sort=False)[list(numeric)].median().reset_index()
+        median["data"], median["family"] = FAMILY_MEDIAN, "family"
+        groups.insert(0, (FAMILY_MEDIAN, median))
+    return groups
 
 
 def seeded(seed: int) -> str:
@@ -830,35 +851,26 @@ def seeded(seed: int) -> str:
 def seed_spread(table: pd.DataFrame) -> list[str]:
     """daiyun under each LightGBM seed (seed 0 is the table's `daiyun`): min / median / max per
     dataset (the family: of the median over draws), and under how many seeds each target is met."""
-    ours = table.loc[(table["model"] == DAIYUN) | table["model"].str.contains(SEED_TAG, regex=False)].copy()
-    if ours["model"].nunique() < 2:
+    ours = [DAIYUN, *sorted(m for m in set(table["model"]) if SEED_TAG in m)]
+    if len(ours) < 2:
         return []
-    ours["seed"] = [int(m.split(SEED_TAG)[1]) if SEED_TAG in m else 0 for m in ours["model"]]
-    peers = table.loc[table["model"].isin([*STATS_PEERS, MLF])]
-    metrics = ["wrmsse", "rmsse_total", "rmsse_platform", "bias", "coverage80", "coverage80_top"]
-    metrics = [m for m in metrics if m in ours.columns]
-    family = ours["family"] == "family"
-    per_seed = [ours.loc[~family, ["data", "seed", *metrics]]]
-    best = peers.loc[peers["family"] != "family"].groupby("data")[metrics[:3]].min()
-    if family.any():
-        median = ours.loc[family].groupby("seed")[metrics].median().reset_index()
-        per_seed.insert(0, median.assign(data="family (median of draws)"))
-        peer_median = peers.loc[peers["family"] == "family"].groupby("model")[metrics[:3]].median().min()
-        best.loc["family (median of draws)"] = peer_median
-    per_seed = pd.concat(per_seed, ignore_index=True)
+    metrics = [m for m in [*LEVEL_METRICS, "bias", "coverage80", "coverage80_top"] if m in table.columns]
     rows = []
-    for name, runs in per_seed.groupby("data", sort=False):
+    for name, group in by_dataset(table):
+        runs = group.loc[group["model"].isin(ours)]
+        peers = group.loc[group["model"].isin([*STATS_PEERS, MLF])]
         row = {"data": name, "seeds": len(runs)}
         for metric in metrics:
             values = runs[metric].to_numpy(float)
             row[metric] = f"{np.nanmin(values):.3f} / {np.nanmedian(values):.3f} / {np.nanmax(values):.3f}"
-        if name in best.index:
-            met = (runs[metrics[:3]].to_numpy() <= best.loc[name].to_numpy()[None, :]).all(axis=1)
+        if len(peers):
+            best = peers[LEVEL_METRICS].min().to_numpy(float)
+            met = (runs[LEVEL_METRICS].to_numpy(float) <= best[None, :]).all(axis=1)
             row["at or below the best peer (3 levels)"] = f"{int(met.sum())} of {len(runs)}"
-        met_bias = (runs["bias"].abs() <= 0.05).sum()
-        met_cov = runs["coverage80"].between(0.75, 0.85).sum()
-        row["|bias| <= 0.05"] = f"{int(met_bias)} of {len(runs)}"
-        row["coverage 0.75-0.85"] = f"{int(met_cov)} of {len(runs)}"
+        met_bias = (runs["bias"].abs() <= MAX_BIAS).sum()
+        met_cov = runs["coverage80"].between(*COVERAGE).sum()
+        row[f"|bias| <= {MAX_BIAS}"] = f"{int(met_bias)} of {len(runs)}"
+        row[f"coverage {COVERAGE[0]}-{COVERAGE[1]}"] = f"{int(met_cov)} of {len(runs)}"
         rows.append(row)
     return [
         "## daiyun under other LightGBM seeds (min / median / max)",
@@ -878,38 +890,28 @@ def targets(table: pd.DataFrame, ours: str) -> list[str]:
     """The issue's done-when points, each measured from the table (median over family draws)."""
     lines = []
     peers = [m for m in [*STATS_PEERS, MLF] if m in set(table["model"])]
-    metrics = ["wrmsse", "rmsse_total", "rmsse_platform"]
-    groups = []
-    for name, rows in table.groupby("data", sort=False):
-        if rows["family"].iloc[0] != "family":
-            groups.append((name, rows))
-    family = table.loc[table["family"] == "family"]
-    if len(family):
-        numeric = family.select_dtypes("number").columns
-        median = family.groupby("model", sort=False)[list(numeric)].median().reset_index()
-        median["data"], median["family"] = "family (median of draws)", "family"
-        groups.insert(0, ("family (median of draws)", median))
+    low, high = COVERAGE
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "**missed**"
 
-    for name, rows in groups:
+    for name, rows in by_dataset(table):
         by_model = rows.set_index("model")
         if ours not in by_model.index:
             continue
         parts = []
-        for metric in metrics:
+        for metric in LEVEL_METRICS:
             mine = float(by_model.loc[ours, metric])
             best_peer = by_model.loc[[p for p in peers if p in by_model.index], metric].astype(float)
             best_name, best = best_peer.idxmin(), float(best_peer.min())
             parts.append(f"{metric} {mine:.3f} vs best peer {best_name} {best:.3f}: {verdict(mine <= best)}")
         bias = float(by_model.loc[ours, "bias"])
-        parts.append(f"|bias| {abs(bias):.3f} (<= 0.05): {verdict(abs(bias) <= 0.05)}")
+        parts.append(f"|bias| {abs(bias):.3f} (<= {MAX_BIAS}): {verdict(abs(bias) <= MAX_BIAS)}")
         if "coverage80" in by_model.columns:
             cov = float(by_model.loc[ours, "coverage80"])
             top = float(by_model.loc[ours, "coverage80_top"])
-            parts.append(f"coverage {cov:.3f} (0.75-0.85): {verdict(0.75 <= cov <= 0.85)}")
-            parts.append(f"top-revenue coverage {top:.3f}: {verdict(0.75 <= top <= 0.85)}")
+            parts.append(f"coverage {cov:.3f} ({low}-{high}): {verdict(low <= cov <= high)}")
+            parts.append(f"top-revenue coverage {top:.3f}: {verdict(low <= top <= high)}")
         if "gap_closure_promo" in by_model.columns and np.isfinite(
             float(by_model.loc[ours, "gap_closure_promo"])
         ):
@@ -1043,10 +1045,9 @@ def write_report(
         markdown(table.drop(columns=["family"])),
         "",
     ]
-    family = table.loc[table["family"] == "family"]
-    if len(family):
-        numeric = [c for c in family.select_dtypes("number").columns]
-        median = family.groupby("model", sort=False)[numeric].median().reset_index()
+    name, rows = (by_dataset(table) or [(None, None)])[0]
+    if name == FAMILY_MEDIAN:
+        median = rows.drop(columns=["data", "family"])
         sections += ["## Family draws: median over draws", "", markdown(median), ""]
     sections += ["## Targets (daiyun+rec is the reconciled forecast, daiyun the SKU model's sums)", ""]
     sections += targets(table, RECONCILED) + targets(table, DAIYUN) + [""]

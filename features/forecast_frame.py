@@ -319,12 +319,13 @@ class _Cumulative:
         self.regular_count = prefix((panel.on_promo < 0.5).astype(float))
 
     @staticmethod
-    def window(prefix: np.ndarray, end: np.ndarray | int, width: int) -> np.ndarray:
-        """Sum over periods (end - width, end], end inclusive; end may be per series or one int."""
-        end = np.asarray(end)
+    def window(prefix: np.ndarray, end: np.ndarray | int, width: np.ndarray | int) -> np.ndarray:
+        """Sum over periods (end - width, end], end inclusive; end and width may be per series or one
+        int (a 2-D end: per series and horizon, with one width)."""
+        end, width = np.asarray(end), np.asarray(width)
         hi = np.clip(end + 1, 0, prefix.shape[1] - 1)
         lo = np.clip(end + 1 - width, 0, prefix.shape[1] - 1)
-        if end.ndim == 0:
+        if end.ndim == 0 and width.ndim == 0:
             return prefix[:, hi] - prefix[:, lo]
         rows = np.arange(prefix.shape[0])[:, None] if end.ndim == 2 else np.arange(prefix.shape[0])
         return prefix[rows, hi] - prefix[rows, lo]
@@ -343,13 +344,7 @@ def _normal_window(
     (LightGBM alone 197 -> 272) against 366 expected, 317 sold (benchmarks/forecast_peers.py).
     """
     span = np.where(lived < width, np.maximum(short, np.ceil(lived / 2)), width).astype(int)
-    rows = np.arange(len(lived))
-    hi = min(o + 1, cum.units.shape[1] - 1)
-    lo = np.clip(o + 1 - span, 0, None)
-    return (
-        cum.normal_units[rows, hi] - cum.normal_units[rows, lo],
-        cum.normal_count[rows, hi] - cum.normal_count[rows, lo],
-    )
+    return cum.window(cum.normal_units, o, span), cum.window(cum.normal_count, o, span)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

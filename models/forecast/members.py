@@ -29,8 +29,9 @@ class ProphetTopSeries:
     def fit(
         self, history: pd.DataFrame, events: pd.DataFrame | None = None, freq: str = "D"
     ) -> ProphetTopSeries:
-        from daiyun.models.forecast.prophet_model import MIN_HISTORY_DAYS, ProphetForecaster
+        from daiyun.models.forecast.prophet_model import ProphetForecaster
 
+        forecaster = ProphetForecaster(**(self.params or {}))
         end = history["date"].max()
         recent = history.loc[history["date"] > end - pd.Timedelta(days=self.recent_days)]
         volume = recent.groupby(["platform", "sku_id"])["units"].sum().sort_values(ascending=False)
@@ -39,14 +40,13 @@ class ProphetTopSeries:
         # below what it sells by now, and the blend pulled LightGBM's forecast down with it (simulator
         # seed 3, glowlab's 23-day-old GLO0005 on Douyin: LightGBM 272 units over 30 days, blend 223,
         # 366 expected); such a series is left to LightGBM, and the next biggest takes its place
-        shortest = (self.params or {}).get("min_history_days", MIN_HISTORY_DAYS)
         first = history.groupby(["platform", "sku_id"])["date"].min()
-        old_enough = first.index[(end - first).dt.days + 1 >= shortest]
+        old_enough = first.index[(end - first).dt.days + 1 >= forecaster.min_history_days]
         volume = volume.loc[volume.index.isin(old_enough)]
         top = volume.head(self.top_n).index
         self.keys_ = pd.DataFrame(list(top), columns=["platform", "sku_id"])
         chosen = history.merge(self.keys_, on=["platform", "sku_id"], how="inner")
-        self.forecaster_ = ProphetForecaster(**(self.params or {})).fit(chosen, events=events, freq=freq)
+        self.forecaster_ = forecaster.fit(chosen, events=events, freq=freq)
         return self
 
     def series_keys_(self) -> pd.DataFrame:

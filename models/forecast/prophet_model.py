@@ -297,9 +297,6 @@ def _series_keys(frame: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 # --------------------------------------------------------------------------------------- forecaster
-MIN_HISTORY_DAYS = 90  # a series with less history gets a flat trend (a launch's ramp would explode)
-
-
 class ProphetForecaster:
     """Prophet per (platform, sku) for one brand; intermittent and short series pooled per (platform,
     category) and shared down by recent units. scikit-learn style: fit returns self, state ends in `_`."""
@@ -307,7 +304,7 @@ class ProphetForecaster:
     def __init__(
         self,
         intermittent_zero_share: float = 0.6,
-        min_history_days: int = MIN_HISTORY_DAYS,
+        min_history_days: int = 90,
         n_jobs: int = 2,
         uncertainty_samples: int = 0,
         yearly_seasonality: bool | str = "auto",
