@@ -163,3 +163,56 @@ def test_plan_for_rejects_unknown_series_and_past_dates(history):
     assert plan["price"][0, 0] == pytest.approx(regular * 0.75)
     assert plan["on_promo"][0].tolist() == [1.0, 0.0, 0.0]  # unplanned days are regular days
     assert plan["price"][0, 1] == pytest.approx(regular)
+
+
+def _deal_history(
+    elasticity: dict[str, float], depth: dict[str, tuple[float, ...]], days: int = 420
+) -> pd.DataFrame:
+    """Series selling ~20 a day with a 3-day deal every fortnight, at the series' discounts in turn,
+    lifted by exp(elasticity x -log(1 - discount)); Poisson noise."""
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2025-01-01", periods=days, freq="D")
+    deal = (np.arange(days) % 14) < 3
+    fortnight = np.arange(days) // 14
+    frames = []
+    for sku, e in elasticity.items():
+        cuts = np.asarray(depth[sku])
+        discount = np.where(deal, cuts[fortnight % len(cuts)], 0.0)
+        mean = 20.0 * np.exp(e * -np.log1p(-discount))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "platform": "tmall",
+                    "sku_id": sku,
+                    "category": "c",
+                    "date": dates,
+                    "units": rng.poisson(mean).astype(float),
+                    "price": 100.0 * (1 - discount),
+                    "list_price": 100.0,
+                    "discount": discount,
+                    "on_promo": deal.astype(int),
+                    "in_stock": 1,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_each_series_reads_its_own_response_to_a_discount():
+    # same average deal lift (~1.37x), reached by a shallow cut on an eager series and a deep cut on a
+    # reluctant one: the per-series elasticity tells them apart where the mean lift cannot
+    history = _deal_history({"eager": 3.0, "reluctant": 0.62}, {"eager": (0.10,), "reluctant": (0.40,)})
+    panel = build_panel(history)
+    snapshot = origin_snapshot(panel, len(panel.dates) - 1, horizon=14)
+    stats = snapshot.stats.set_index(snapshot.keys["sku_id"])
+    assert stats.loc["eager", "elasticity"] == pytest.approx(3.0, abs=0.5)
+    assert stats.loc["reluctant", "elasticity"] == pytest.approx(0.62, abs=0.3)
+    assert stats.loc["eager", "promo_lift"] == pytest.approx(stats.loc["reluctant", "promo_lift"], rel=0.15)
+    # the plan's depth times the series' own response; nothing off the deal days
+    series = np.arange(len(snapshot.keys))
+    discount = np.tile(np.r_[0.25, np.zeros(13)], (2, 1))
+    price = 100.0 * (1 - discount)
+    rows = grid_features(snapshot, series, price, discount, (discount > 0).astype(float), {})
+    first = rows.loc[rows["h"].eq(1), "plan_lift"].to_numpy()
+    np.testing.assert_allclose(first, snapshot.stats["elasticity"].to_numpy() * -np.log(0.75))
+    assert rows.loc[rows["h"].gt(1), "plan_lift"].eq(0).all()

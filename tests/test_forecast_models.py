@@ -474,3 +474,34 @@ def test_closure_features_only_for_shops_that_close_on_holidays(history):
     assert not closes_on_holidays(online, calendar(online, "CN"))
     model = LGBMForecaster(**TINY_LGBM).fit(history, freq="D")
     assert not set(CLOSURE_FEATURES) & set(model.features_)
+
+
+def test_a_series_that_answers_a_discount_more_is_forecast_to_lift_more():
+    from test_forecast_frame import _deal_history
+
+    from daiyun.models.forecast.lgbm import ELASTICITY_FEATURES
+
+    # the same deals (10%, 20%, 30% off in turn) lift eager series by an elasticity of 3 and
+    # reluctant ones by 0.6: at 20% off the eager ones should sell ~1.95x their normal day, the
+    # reluctant ones ~1.14x
+    eager = {f"e{i}": 3.0 for i in range(4)}
+    reluctant = {f"r{i}": 0.6 for i in range(4)}
+    depth = {k: (0.10, 0.20, 0.30) for k in [*eager, *reluctant]}
+    history = _deal_history({**eager, **reluctant}, depth)
+    history = history.loc[history["date"] < history["date"].max() - pd.Timedelta(days=2)]
+    model = LGBMForecaster(**TINY_LGBM, horizon=14).fit(history, freq="D")
+    assert set(ELASTICITY_FEATURES) <= set(model.features_)
+    day = history["date"].max() + pd.Timedelta(days=7)
+    future = pd.DataFrame({"platform": "tmall", "sku_id": list(depth), "date": day})
+
+    def forecast(discount: float) -> pd.Series:
+        plan = future.assign(discount=discount, price=100.0 * (1 - discount), on_promo=int(discount > 0))
+        return model.predict(plan).set_index("sku_id")["lgbm"]
+
+    lift = forecast(0.2) / forecast(0.0)
+    assert lift[list(eager)].mean() > 1.3 * lift[list(reluctant)].mean()
+
+    # a promotion flag without a depth says nothing of elasticity: the features are left out
+    flagged = history.assign(discount=0.0, price=100.0)
+    model = LGBMForecaster(**TINY_LGBM, horizon=14).fit(flagged, freq="D")
+    assert not set(ELASTICITY_FEATURES) & set(model.features_)

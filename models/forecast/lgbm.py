@@ -37,6 +37,7 @@ from daiyun.features.forecast_frame import (
     SeriesPanel,
     build_panel,
     grid_features,
+    has_deals,
     origin_snapshot,
     plan_for,
     training_frame,
@@ -48,6 +49,8 @@ CALENDAR_DAYS_AHEAD = 400
 CLOSURE_FEATURES = ("open_share", "days_to_holiday", "days_since_holiday")
 # the day's place in the year: read only from a history that spans a year (see spans_a_year)
 YEAR_POSITION_FEATURES = ("woy", "month")
+# a series' own response to a discount's depth: read only where the history has discounted days
+ELASTICITY_FEATURES = ("elasticity", "plan_lift")
 MAX_LEAF_LOG_STEP = 0.5  # largest change of the log forecast one tree may make (see _booster_params)
 
 
@@ -238,6 +241,8 @@ class LGBMForecaster:
         )
         if not self.year_position_:
             self.features_ = [f for f in self.features_ if f not in YEAR_POSITION_FEATURES]
+        if not has_deals(panel):  # a promotion flag without a depth (Rossmann's Promo) has no elasticity
+            self.features_ = [f for f in self.features_ if f not in ELASTICITY_FEATURES]
         return panel
 
     def _train_booster(self, frame: pd.DataFrame) -> None:
